@@ -1,0 +1,152 @@
+"""A small time-conditional U-Net ε̂(x_t, t, w) for 32×32 single-channel images (Task 6).
+
+Shaped for a 2-core CPU: a few hundred thousand parameters, residual blocks with GroupNorm and a
+sinusoidal time embedding, self-attention only at the coarsest resolution (8×8 = 64 tokens, where it is
+cheap), and skip connections concatenated on the way up.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+
+@dataclass(frozen=True)
+class UNetConfig:
+    image_size: int = 32
+    channels: int = 1
+    base_channels: int = 32
+    channel_mults: tuple[int, ...] = (1, 2, 2)
+    attention: bool = True
+    groups: int = 8
+    patch_size: int = 1  # >1: fold p×p pixel patches into channels first (pixel_unshuffle), unfold at the end
+
+    def __post_init__(self) -> None:
+        levels = len(self.channel_mults)
+        if levels < 1:
+            raise ValueError("channel_mults must name at least one level")
+        if self.image_size % (self.patch_size * 2 ** (levels - 1)) != 0:
+            raise ValueError(
+                f"image_size {self.image_size} cannot be cut into {self.patch_size}-pixel patches and then halved "
+                f"{levels - 1} times for channel_mults {self.channel_mults}"
+            )
+        for width in self.widths:
+            if width % self.groups != 0:
+                raise ValueError(f"channel width {width} is not a multiple of groups={self.groups}")
+
+    @property
+    def widths(self) -> list[int]:
+        return [self.base_channels * m for m in self.channel_mults]
+
+
+def timestep_embedding(t: torch.Tensor, dim: int, max_period: float = 10000.0) -> torch.Tensor:
+    """Sinusoidal embedding of integer timesteps, as in "Attention Is All You Need"."""
+    half = dim // 2
+    freqs = torch.exp(-math.log(max_period) * torch.arange(half, device=t.device, dtype=torch.float32) / half)
+    angles = t.float()[:, None] * freqs[None]
+    return torch.cat([angles.sin(), angles.cos()], dim=1)
+
+
+class ResidualBlock(nn.Module):
+    def __init__(self, in_ch: int, out_ch: int, emb_dim: int, groups: int) -> None:
+        super().__init__()
+        self.norm1 = nn.GroupNorm(groups, in_ch)
+        self.conv1 = nn.Conv2d(in_ch, out_ch, 3, padding=1)
+        self.emb = nn.Linear(emb_dim, out_ch)
+        self.norm2 = nn.GroupNorm(groups, out_ch)
+        self.conv2 = nn.Conv2d(out_ch, out_ch, 3, padding=1)
+        nn.init.zeros_(self.conv2.weight)
+        nn.init.zeros_(self.conv2.bias)
+        self.skip = nn.Conv2d(in_ch, out_ch, 1) if in_ch != out_ch else nn.Identity()
+
+    def forward(self, x: torch.Tensor, emb: torch.Tensor) -> torch.Tensor:
+        h = self.conv1(F.silu(self.norm1(x)))
+        h = h + self.emb(emb)[:, :, None, None]
+        h = self.conv2(F.silu(self.norm2(h)))
+        return self.skip(x) + h
+
+
+class SelfAttention(nn.Module):
+    def __init__(self, ch: int, groups: int, heads: int = 4) -> None:
+        super().__init__()
+        self.heads = heads
+        self.norm = nn.GroupNorm(groups, ch)
+        self.qkv = nn.Conv2d(ch, 3 * ch, 1)
+        self.out = nn.Conv2d(ch, ch, 1)
+        nn.init.zeros_(self.out.weight)
+        nn.init.zeros_(self.out.bias)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        b, c, h, w = x.shape
+        q, k, v = self.qkv(self.norm(x)).reshape(b, 3, self.heads, c // self.heads, h * w).transpose(-1, -2).unbind(1)
+        y = F.scaled_dot_product_attention(q, k, v)  # (b, heads, hw, c/heads)
+        return x + self.out(y.transpose(-1, -2).reshape(b, c, h, w))
+
+
+class UNet(nn.Module):
+    """ε̂(x_t, t): input (B, C, H, W) and integer timesteps (B,), output the predicted noise, same shape."""
+
+    def __init__(self, config: UNetConfig = UNetConfig()) -> None:
+        super().__init__()
+        self.config = config
+        widths = config.widths
+        emb_dim = 4 * config.base_channels
+        g = config.groups
+        self.time_mlp = nn.Sequential(
+            nn.Linear(config.base_channels, emb_dim), nn.SiLU(), nn.Linear(emb_dim, emb_dim)
+        )
+        folded = config.channels * config.patch_size**2
+        self.conv_in = nn.Conv2d(folded, widths[0], 3, padding=1)
+
+        self.down = nn.ModuleList()
+        self.downsample = nn.ModuleList()
+        ch = widths[0]
+        for level, width in enumerate(widths):
+            self.down.append(ResidualBlock(ch, width, emb_dim, g))
+            ch = width
+            last = level == len(widths) - 1
+            self.downsample.append(nn.Identity() if last else nn.Conv2d(ch, ch, 3, stride=2, padding=1))
+
+        self.mid1 = ResidualBlock(ch, ch, emb_dim, g)
+        self.mid_attn = SelfAttention(ch, g) if config.attention else nn.Identity()
+        self.mid2 = ResidualBlock(ch, ch, emb_dim, g)
+
+        self.up = nn.ModuleList()
+        self.upsample = nn.ModuleList()
+        for level in reversed(range(len(widths))):
+            width = widths[level]
+            self.up.append(ResidualBlock(ch + width, width, emb_dim, g))
+            ch = width
+            self.upsample.append(
+                nn.Identity() if level == 0 else nn.Sequential(nn.Upsample(scale_factor=2, mode="nearest"), nn.Conv2d(ch, widths[level - 1], 3, padding=1))
+            )
+            if level > 0:
+                ch = widths[level - 1]
+        self.norm_out = nn.GroupNorm(g, ch)
+        self.conv_out = nn.Conv2d(ch, folded, 3, padding=1)
+        nn.init.zeros_(self.conv_out.weight)
+        nn.init.zeros_(self.conv_out.bias)
+
+    def forward(self, x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        emb = self.time_mlp(timestep_embedding(t, self.config.base_channels))
+        p = self.config.patch_size
+        h = self.conv_in(F.pixel_unshuffle(x, p) if p > 1 else x)
+        skips = []
+        for block, down in zip(self.down, self.downsample):
+            h = block(h, emb)
+            skips.append(h)
+            h = down(h)
+        h = self.mid2(self.mid_attn(self.mid1(h, emb)), emb)
+        for block, up in zip(self.up, self.upsample):
+            h = block(torch.cat([h, skips.pop()], dim=1), emb)
+            h = up(h)
+        out = self.conv_out(F.silu(self.norm_out(h)))
+        return F.pixel_shuffle(out, p) if p > 1 else out
+
+
+def count_parameters(model: nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters())

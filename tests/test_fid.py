@@ -1,0 +1,64 @@
+"""FID through clean-fid's own pipeline, with the real Inception network (built once in the temp folder)."""
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from ddpm_lab import fid
+
+
+@pytest.fixture(scope="module")
+def extractor():
+    return fid.FeatureExtractor(batch_size=8)
+
+
+@pytest.fixture(scope="module")
+def digits(mnist_dir):
+    from ddpm_lab import data
+
+    images, _ = data.load_split(mnist_dir, "test")
+    return data.unit_to_uint8(data.resize_unit(images[:24], 32))
+
+
+def test_inception_file_is_the_checked_network(extractor):
+    info = extractor.provenance
+    assert fid.inception_path().exists()
+    if info["source"] != "clean-fid download":
+        assert info["source_sha1"] == fid.FID_HELPER_SHA1
+        assert info["sha1"] == fid.sha1_of(fid.inception_path())
+
+
+def test_a_tampered_inception_file_is_refused(tmp_path, monkeypatch):
+    target = tmp_path / fid.INCEPTION_FILENAME
+    target.write_bytes(b"not a network")
+    target.with_name(target.name + ".json").write_text('{"sha1": "0000"}')
+    monkeypatch.setattr(fid, "inception_path", lambda: target)
+    with pytest.raises(fid.InceptionUnavailable, match="does not match"):
+        fid.ensure_inception()
+
+
+def test_features_match_clean_fid_folder_pipeline(extractor, digits, tmp_path):
+    """Our in-memory path gives clean-fid's own compute_fid(fdir1, fdir2) result on the same images."""
+    from cleanfid import fid as cleanfid
+
+    a, b = digits[:12], digits[12:]
+    for name, images in (("a", a), ("b", b)):
+        (tmp_path / name).mkdir()
+        for i, img in enumerate(images):
+            Image.fromarray(img).convert("RGB").save(tmp_path / name / f"{i}.png")
+    theirs = cleanfid.compute_fid(str(tmp_path / "a"), str(tmp_path / "b"), mode="clean", num_workers=0, batch_size=8,
+                                  device="cpu", use_dataparallel=False, verbose=False)
+    ours = fid.frechet_distance(fid.statistics(extractor.features(a)), fid.statistics(extractor.features(b)))
+    assert ours == pytest.approx(theirs, rel=1e-4)
+
+
+def test_fid_is_zero_for_identical_sets_and_grows_with_corruption(extractor, digits):
+    real = fid.statistics(extractor.features(digits))
+    assert fid.frechet_distance(real, real) == pytest.approx(0, abs=1e-3)
+    noisy = np.clip(digits.astype(int) + np.random.default_rng(0).integers(-90, 90, digits.shape), 0, 255).astype(np.uint8)
+    assert fid.frechet_distance(fid.statistics(extractor.features(noisy)), real) > 10
+
+
+def test_features_refuse_non_uint8_input(extractor):
+    with pytest.raises(TypeError, match="uint8"):
+        extractor.features(np.zeros((4, 32, 32), dtype=np.float32))

@@ -1,0 +1,65 @@
+import torch
+
+from ddpm_lab.sampler import SamplerConfig, respaced, sample
+from ddpm_lab.schedule import NoiseSchedule
+
+
+def oracle(schedule: NoiseSchedule, target: torch.Tensor):
+    """The exact ε̂ for a dataset of one image: ε = (x_t − √ᾱ_t x*) / √(1 − ᾱ_t)."""
+    def eps(x, t):
+        ab = schedule.alpha_bars[t].to(x.dtype).reshape(-1, 1, 1, 1)
+        return (x - ab.sqrt() * target) / (1 - ab).sqrt()
+    return eps
+
+
+def test_sampler_recovers_the_single_training_image_with_the_exact_noise_predictor():
+    s = NoiseSchedule.linear(0.9999, 0.98, 500)
+    target = torch.linspace(-1, 1, 16).reshape(1, 1, 4, 4)
+    out = sample(oracle(s, target), s, 8, (1, 4, 4), SamplerConfig(batch_size=8), seed=0)
+    assert out.shape == (8, 1, 4, 4)
+    assert torch.allclose(out, target.expand_as(out), atol=1e-3)
+
+
+def test_clipping_x0_changes_nothing_when_the_prediction_is_in_range():
+    s = NoiseSchedule.linear(0.9999, 0.98, 100)
+    target = torch.full((1, 1, 2, 2), 0.5)
+    plain = sample(oracle(s, target), s, 4, (1, 2, 2), SamplerConfig(batch_size=4), seed=5)
+    clipped = sample(oracle(s, target), s, 4, (1, 2, 2), SamplerConfig(batch_size=4, clip_x0=True), seed=5)
+    assert torch.allclose(plain, clipped, atol=1e-5)
+
+
+def test_same_seed_same_samples_other_seed_other_samples_and_batching_does_not_matter():
+    s = NoiseSchedule.linear(0.9999, 0.98, 50)
+    model = lambda x, t: 0.1 * x  # noqa: E731
+    a = sample(model, s, 6, (1, 3, 3), SamplerConfig(batch_size=6), seed=1)
+    b = sample(model, s, 6, (1, 3, 3), SamplerConfig(batch_size=6), seed=1)
+    c = sample(model, s, 6, (1, 3, 3), SamplerConfig(batch_size=6), seed=2)
+    assert torch.equal(a, b)
+    assert not torch.allclose(a, c)
+
+
+def test_respacing_with_all_steps_is_the_schedule_itself_and_keeps_alpha_bar():
+    s = NoiseSchedule.linear(0.9999, 0.98, 500)
+    same, taus = respaced(s, 500)
+    assert same is s and taus[-1] == 500
+    sub, taus = respaced(s, 50)
+    assert sub.steps == 50 and taus[0] == 0 and taus[-1] == 500
+    assert torch.allclose(sub.alpha_bars, s.alpha_bars[taus])
+
+
+def test_respaced_sampler_also_recovers_the_training_image():
+    s = NoiseSchedule.linear(0.9999, 0.98, 500)
+    target = torch.linspace(-1, 1, 4).reshape(1, 1, 2, 2)
+    out = sample(oracle(s, target), s, 4, (1, 2, 2), SamplerConfig(steps=25, batch_size=4), seed=0)
+    assert torch.allclose(out, target.expand_as(out), atol=1e-3)
+
+
+def test_forward_marginal_start_needs_and_uses_the_mean_image():
+    s = NoiseSchedule.linear(0.9999, 0.98, 10)
+    config = SamplerConfig(start="forward_marginal", batch_size=2)
+    try:
+        sample(lambda x, t: 0 * x, s, 2, (1, 2, 2), config, seed=0)
+    except ValueError as err:
+        assert "mean training image" in str(err)
+    else:
+        raise AssertionError("forward_marginal without a mean image must be refused")

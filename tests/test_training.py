@@ -1,0 +1,109 @@
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+import torch
+
+from ddpm_lab.schedule import NoiseSchedule
+from ddpm_lab.training import TrainConfig, TrainingDiverged, train
+from ddpm_lab.unet import UNet, UNetConfig
+
+TINY = UNetConfig(image_size=8, base_channels=8, channel_mults=(1, 2), attention=True)
+
+
+def tiny_data(n=32, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    base = torch.zeros(n, 1, 8, 8)
+    base[:, :, 2:6, 3:5] = 1  # a bar, like a "1"
+    return (base + 0.05 * torch.randn(base.shape, generator=g)).clamp(0, 1) * 2 - 1
+
+
+def schedule():
+    return NoiseSchedule.linear(0.9999, 0.98, 50)
+
+
+def test_loss_falls_on_a_learnable_dataset():
+    torch.manual_seed(0)
+    state = train(UNet(TINY), schedule(), tiny_data(), TrainConfig(epochs=30, batch_size=16, learning_rate=3e-3, warmup_steps=5))
+    assert len(state.history) == 30 and state.epoch == 30
+    assert sum(state.history[-5:]) / 5 < 0.7 * sum(state.history[:5]) / 5
+
+
+def test_resumed_run_ends_bit_for_bit_where_an_uninterrupted_one_does(tmp_path):
+    config = TrainConfig(epochs=4, batch_size=8, checkpoint_every=2, seed=3)
+    torch.manual_seed(0)
+    straight = train(UNet(TINY), schedule(), tiny_data(), config)
+
+    torch.manual_seed(0)
+    first = train(UNet(TINY), schedule(), tiny_data(), TrainConfig(**{**config.__dict__, "epochs": 2}), checkpoint=tmp_path / "state.pt")
+    assert first.epoch == 2
+    torch.manual_seed(123)  # a fresh process: different init, which the checkpoint overrides
+    resumed = train(UNet(TINY), schedule(), tiny_data(), config, checkpoint=tmp_path / "state.pt")
+    assert resumed.resumed_from == 2
+    assert resumed.history == straight.history  # every epoch exactly once, same values
+    for a, b in zip(resumed.model.state_dict().values(), straight.model.state_dict().values()):
+        assert torch.equal(a, b)
+    for a, b in zip(resumed.ema.state_dict().values(), straight.ema.state_dict().values()):
+        assert torch.equal(a, b)
+
+
+def test_checkpoint_of_other_settings_is_not_resumed(tmp_path):
+    train(UNet(TINY), schedule(), tiny_data(), TrainConfig(epochs=1, batch_size=8), checkpoint=tmp_path / "s.pt")
+    again = train(UNet(TINY), schedule(), tiny_data(), TrainConfig(epochs=1, batch_size=16), checkpoint=tmp_path / "s.pt")
+    assert again.resumed_from == 0
+
+
+def test_divergence_stops_at_once_and_keeps_the_last_good_checkpoint(tmp_path):
+    ckpt = tmp_path / "state.pt"
+    config = TrainConfig(epochs=2, batch_size=8, checkpoint_every=1)
+    train(UNet(TINY), schedule(), tiny_data(), TrainConfig(epochs=1, batch_size=8, checkpoint_every=1), checkpoint=ckpt)
+    good = ckpt.read_bytes()
+    data = tiny_data()
+    data[5] = float("nan")
+    with pytest.raises(TrainingDiverged, match=r"epoch 2, step \d+"):
+        train(UNet(TINY), schedule(), data, config, checkpoint=ckpt)
+    assert ckpt.read_bytes() == good
+
+
+KILL_SCRIPT = r"""
+import sys, torch
+sys.path.insert(0, sys.argv[1])
+from pathlib import Path
+from ddpm_lab.schedule import NoiseSchedule
+from ddpm_lab.training import TrainConfig, train
+from ddpm_lab.unet import UNet, UNetConfig
+torch.manual_seed(0)
+g = torch.Generator().manual_seed(0)
+data = torch.rand(64, 1, 8, 8, generator=g) * 2 - 1
+config = TrainConfig(epochs=int(sys.argv[3]), batch_size=8, checkpoint_every=1, seed=1)
+state = train(UNet(UNetConfig(image_size=8, base_channels=8, channel_mults=(1, 2))), NoiseSchedule.linear(0.9999, 0.98, 50),
+              data, config, checkpoint=Path(sys.argv[2]), on_epoch=lambda e, l: print("epoch", e, flush=True))
+torch.save({"history": state.history, "model": state.model.state_dict()}, sys.argv[2] + ".final")
+"""
+
+
+def test_sigkill_mid_run_then_rerun_resumes_with_every_epoch_once(tmp_path, root):
+    script = tmp_path / "run.py"
+    script.write_text(KILL_SCRIPT)
+    ckpt = str(tmp_path / "state.pt")
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    proc = subprocess.Popen([sys.executable, str(script), str(root), ckpt, "40"], stdout=subprocess.PIPE, text=True, env=env)
+    for line in proc.stdout:
+        if line.startswith("epoch 3"):
+            break
+    time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)  # mid-epoch, no chance to clean up
+    proc.wait()
+    assert not os.path.exists(ckpt + ".final")
+    subprocess.run([sys.executable, str(script), str(root), ckpt, "6"], check=True, capture_output=True, env=env)
+    resumed = torch.load(ckpt + ".final", weights_only=True)
+    os.remove(ckpt)
+    subprocess.run([sys.executable, str(script), str(root), ckpt, "6"], check=True, capture_output=True, env=env)
+    straight = torch.load(ckpt + ".final", weights_only=True)
+    assert len(resumed["history"]) == 6
+    assert resumed["history"] == straight["history"]
+    for k in straight["model"]:
+        assert torch.equal(resumed["model"][k], straight["model"][k])
