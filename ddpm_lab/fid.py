@@ -13,12 +13,10 @@ another network.
 
 from __future__ import annotations
 
-import hashlib
 import importlib.util
 import json
 import os
 import platform
-import tempfile
 from pathlib import Path
 from typing import Callable, Iterable
 
@@ -26,6 +24,8 @@ import numpy as np
 import torch
 from torch import nn
 from torch.nn import functional as F
+
+from ddpm_lab.io import file_digest
 
 INCEPTION_FILENAME = "inception-2015-12-05.pt"
 FID_HELPER_FILE = "default_1.pt"
@@ -43,11 +43,7 @@ def inception_path() -> Path:
 
 
 def sha1_of(path: Path) -> str:
-    digest = hashlib.sha1()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
+    return file_digest(path, "sha1")
 
 
 class _InceptionWrapper(nn.Module):
@@ -156,6 +152,14 @@ def check_uint8_images(images: np.ndarray) -> None:
         raise TypeError(f"expected a uint8 numpy array of images, got {getattr(images, 'dtype', type(images))}")
     if images.ndim not in (3, 4) or (images.ndim == 4 and images.shape[3] != 3) or len(images) < 2:
         raise ValueError(f"expected at least 2 images shaped (N, H, W) or (N, H, W, 3), got {images.shape}")
+
+
+def statistics_of(images: np.ndarray, extractor: FeatureExtractor, what: str) -> dict[str, np.ndarray]:
+    """Inception statistics of uint8 images, with a progress bar."""
+    from tqdm import tqdm
+
+    bar = lambda it: tqdm(it, desc=f"Inception features of {len(images)} {what}", unit="batch")  # noqa: E731
+    return statistics(extractor.features(images, bar))
 
 
 def statistics(features: np.ndarray) -> dict[str, np.ndarray]:

@@ -4,10 +4,12 @@ stage killed half-way (or a full disk) leaves the previous output intact and nev
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import io
 import json
 import os
 import tempfile
+import zipfile
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -48,8 +50,15 @@ def write_json(path: str | os.PathLike, obj: Any) -> None:
 
 
 def write_npz(path: str | os.PathLike, **arrays: np.ndarray) -> None:
+    """A compressed .npz (what numpy.savez_compressed writes) with fixed timestamps, so the same arrays
+    give the same bytes and DVC sees an unchanged output as unchanged."""
     buffer = io.BytesIO()
-    np.savez_compressed(buffer, **arrays)
+    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        for name, array in arrays.items():
+            info = zipfile.ZipInfo(f"{name}.npy", date_time=(1980, 1, 1, 0, 0, 0))
+            info.compress_type = zipfile.ZIP_DEFLATED
+            with archive.open(info, "w", force_zip64=True) as f:
+                np.lib.format.write_array(f, np.asanyarray(array), allow_pickle=False)
     write_bytes(path, buffer.getvalue())
 
 
@@ -63,7 +72,19 @@ def save_figure(fig, path: str | os.PathLike, dpi: int = 120) -> None:
 
 
 def torch_save(path: str | os.PathLike, obj: Any) -> None:
+    """torch.save through memory: saved to a file, its archive would be named after the temporary file,
+    and the same weights would give different bytes (and DVC hashes) on every run."""
     import torch
 
-    with atomic_path(path) as tmp:
-        torch.save(obj, tmp)
+    buffer = io.BytesIO()
+    torch.save(obj, buffer)
+    write_bytes(path, buffer.getvalue())
+
+
+def file_digest(path: str | os.PathLike, algorithm: str) -> str:
+    """Hex digest of a file, read in 1 MiB chunks."""
+    digest = hashlib.new(algorithm)
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()

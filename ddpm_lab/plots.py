@@ -100,3 +100,13 @@ def gndm_convergence(history: list[float], optimum: float):
     ax.set_title("GNDM: gradient descent on eq. (23)")
     ax.grid(True, which="both", alpha=0.3)
     return fig
+
+
+def grid_row(grids: list[tuple[str, np.ndarray]]):
+    """Small 4x4 sample grids side by side, each with its caption."""
+    fig, axes = plt.subplots(1, len(grids), figsize=(2.4 * len(grids), 3.0))
+    for ax, (caption, images) in zip(np.atleast_1d(axes), grids):
+        ax.imshow(tile(images, 4), cmap="gray", vmin=0, vmax=255, interpolation="nearest")
+        ax.set_title(caption, fontsize=7)
+        ax.axis("off")
+    return fig

@@ -13,6 +13,7 @@ where the interrupted one stopped.
 from __future__ import annotations
 
 import copy
+import hashlib
 import math
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -52,9 +53,9 @@ class TrainState:
     history: list[float] = field(default_factory=list)
     resumed_from: int = 0  # the epoch a resumed run started at
 
-    def to_dict(self, config: TrainConfig) -> dict:
+    def to_dict(self, identity: dict) -> dict:
         return {
-            "config": asdict(config),
+            "identity": identity,
             "model": self.model.state_dict(),
             "ema": self.ema.state_dict(),
             "optimizer": self.optimizer.state_dict(),
@@ -65,11 +66,15 @@ class TrainState:
         }
 
 
-def _same_run(saved: dict, config: TrainConfig) -> bool:
-    """A checkpoint resumes a run only if it was made with the same settings (epochs may grow)."""
-    mine, theirs = asdict(config), dict(saved)
-    mine.pop("epochs"), theirs.pop("epochs", None)
-    return mine == theirs
+def run_identity(model: nn.Module, schedule: NoiseSchedule, images: torch.Tensor, config: TrainConfig) -> dict:
+    """What a checkpoint must share with a run to resume it: every setting but the epoch count, the
+    model's architecture, the schedule and the training images themselves."""
+    settings = asdict(config)
+    settings.pop("epochs")
+    shapes = {name: list(p.shape) for name, p in model.state_dict().items()}
+    digest = hashlib.sha1(images.detach().cpu().contiguous().numpy().tobytes())
+    digest.update(schedule.alpha_bars.numpy().tobytes())
+    return {"settings": settings, "parameter_shapes": shapes, "data_and_schedule_sha1": digest.hexdigest()}
 
 
 def new_state(model: nn.Module, config: TrainConfig) -> TrainState:
@@ -78,12 +83,12 @@ def new_state(model: nn.Module, config: TrainConfig) -> TrainState:
     return TrainState(model, ema, optimizer, torch.Generator().manual_seed(config.seed))
 
 
-def load_state(state: TrainState, path: Path, config: TrainConfig) -> bool:
+def load_state(state: TrainState, path: Path, identity: dict, epochs: int) -> bool:
     """Restore ``state`` from ``path`` if it holds a checkpoint of the same run; return whether it did."""
     if not path.exists():
         return False
     saved = torch.load(path, map_location="cpu", weights_only=True)
-    if not _same_run(saved["config"], config) or saved["epoch"] > config.epochs:
+    if saved.get("identity") != identity or saved["epoch"] > epochs:
         return False
     state.model.load_state_dict(saved["model"])
     state.ema.load_state_dict(saved["ema"])
@@ -120,7 +125,8 @@ def train(
     device = torch.device(device)
     model.to(device)
     state = new_state(model, config)
-    resumed = checkpoint is not None and load_state(state, checkpoint, config)
+    identity = run_identity(model, schedule, images, config)
+    resumed = checkpoint is not None and load_state(state, checkpoint, identity, config.epochs)
     if resumed:
         print(f"resuming from {checkpoint} at epoch {state.epoch}")
     state.ema.to(device)
@@ -158,6 +164,6 @@ def train(
         if on_epoch:
             on_epoch(state.epoch, epoch_loss)
         if checkpoint is not None and (state.epoch % config.checkpoint_every == 0 or state.epoch == config.epochs):
-            io.torch_save(checkpoint, state.to_dict(config))
+            io.torch_save(checkpoint, state.to_dict(identity))
     return state
 

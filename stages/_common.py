@@ -13,7 +13,13 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from ddpm_lab import io  # noqa: E402
+from ddpm_lab.data import MnistUnavailable  # noqa: E402
+from ddpm_lab.fid import InceptionUnavailable  # noqa: E402
 from ddpm_lab.params import ParamError, load  # noqa: E402
+from ddpm_lab.training import TrainingDiverged  # noqa: E402
+
+# failures with a message a person can act on: one line, no traceback
+EXPECTED_FAILURES = (MnistUnavailable, InceptionUnavailable, TrainingDiverged, FileNotFoundError)
 
 
 def stage(name: str):
@@ -28,7 +34,10 @@ def stage(name: str):
             out = ROOT / "reports" / name
             out.mkdir(parents=True, exist_ok=True)
             start = time.perf_counter()
-            metrics = work(params, out)
+            try:
+                metrics = work(params, out)
+            except EXPECTED_FAILURES as err:
+                sys.exit(f"{name}: {type(err).__name__}: {err}")
             metrics["seconds"] = round(time.perf_counter() - start, 2)
             io.write_json(out / "metrics.json", metrics)
             print(f"{name}: done in {metrics['seconds']:.1f} s")

@@ -3,7 +3,6 @@ same reference, the best a generator can score at that sample size."""
 
 import numpy as np
 from _common import stage
-from tqdm import tqdm
 
 from ddpm_lab import fid, io
 
@@ -13,8 +12,7 @@ def main(params, out):
     p = params["fid"]
     extractor = fid.FeatureExtractor(batch_size=p["batch_size"])
     images = np.load("data/mnist/floor.npz")["images"][: p["n_floor"]]
-    features = extractor.features(images, lambda it: tqdm(it, desc=f"Inception features of {len(images)} real images", unit="batch"))
-    stats = fid.statistics(features)
+    stats = fid.statistics_of(images, extractor, "real training images")
     io.write_npz("data/fid/floor_stats.npz", **stats)
     reference = dict(np.load("data/fid/reference_stats.npz"))
     return {"floor_fid": fid.frechet_distance(stats, reference), "n_floor": int(stats["n"]), "n_reference": int(reference["n"])}

@@ -5,7 +5,6 @@ Its own cached output, so retraining never recomputes it.
 
 import numpy as np
 from _common import stage
-from tqdm import tqdm
 
 from ddpm_lab import fid, io
 
@@ -15,8 +14,7 @@ def main(params, out):
     p = params["fid"]
     extractor = fid.FeatureExtractor(batch_size=p["batch_size"])
     images = np.load("data/mnist/reference.npz")["images"][: p["n_reference"]]
-    features = extractor.features(images, lambda it: tqdm(it, desc=f"Inception features of {len(images)} test images", unit="batch"))
-    stats = fid.statistics(features)
+    stats = fid.statistics_of(images, extractor, "test images")
     io.write_npz("data/fid/reference_stats.npz", **stats)
     return {"n_reference": int(stats["n"]), "inception": extractor.provenance}
 

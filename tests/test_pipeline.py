@@ -91,15 +91,15 @@ def test_grader_passes_the_tiny_run_with_its_scaled_rubric(project, root, tmp_pa
 
 
 def test_repro_twice_is_deterministic(project):
-    before = (project / "reports/train/loss.csv").read_text()
-    grid = (project / "reports/sample_grid/samples.npz").read_bytes()
-    run(["dvc", "repro", "--force", "train", "sample_grid", "--single-item"], project, timeout=600)
-    assert (project / "reports/train/loss.csv").read_text() == before
-    with np.load(project / "reports/sample_grid/samples.npz") as f:
-        again = f["images"]
-    import io
-    with np.load(io.BytesIO(grid)) as f:
-        assert np.array_equal(f["images"], again)
+    """Training again from scratch (no resume checkpoint) gives the same bytes: weights, loss, samples."""
+    outputs = ("reports/train/loss.csv", "data/model/model.pt", "reports/sample_grid/samples.npz")
+    before = {rel: (project / rel).read_bytes() for rel in outputs}
+    shutil.rmtree(project / "data/resume")
+    run(["dvc", "repro", "--force", "--single-item", "train"], project, timeout=600)
+    run(["dvc", "repro", "--force", "--single-item", "sample_grid"], project, timeout=600)
+    for rel in outputs:
+        assert (project / rel).read_bytes() == before[rel], rel
+    assert "Data and pipelines are up to date" in run(["dvc", "status"], project).stdout
 
 
 def test_experiment_changes_epochs_and_exp_show_lists_fid_and_loss(project):
@@ -122,3 +122,55 @@ def test_remote_push_fresh_clone_pull_gives_identical_outputs(project, tmp_path)
     for rel in ("data/model/model.pt", "data/fid/reference_stats.npz", "data/mnist/train.npz"):
         assert (clone / rel).read_bytes() == (project / rel).read_bytes()
     assert "Data and pipelines are up to date" in run(["dvc", "status"], clone).stdout
+
+
+def test_a_second_repro_in_the_same_workspace_is_refused_by_the_lock(project):
+    import time
+
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
+    shutil.rmtree(project / "data/resume", ignore_errors=True)  # so the first repro really trains, holding the lock
+    first = subprocess.Popen(["dvc", "repro", "--force", "train"], cwd=project, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        deadline = time.time() + 60
+        while time.time() < deadline and first.poll() is None and not (project / "reports/train").exists():
+            time.sleep(0.2)
+        time.sleep(2)  # the first is now inside its stage, holding the lock
+        assert first.poll() is None, "the first repro ended before the second could race it"
+        second = run(["dvc", "repro", "train"], project, check=False)
+        assert second.returncode != 0
+        assert "lock" in (second.stdout + second.stderr).lower()
+    finally:
+        first.wait(timeout=600)
+    assert first.returncode == 0
+    assert "Data and pipelines are up to date" in run(["dvc", "status"], project).stdout
+
+
+def test_queued_sweep_runs_both_experiments(project):
+    run(["dvc", "exp", "run", "--queue", "-S", "train.epochs=1,2"], project)
+    run(["dvc", "queue", "start", "-j", "2"], project)
+    import time
+
+    deadline = time.time() + 1200
+    while time.time() < deadline:
+        status = run(["dvc", "queue", "status"], project).stdout
+        if "Queued" not in status and "Running" not in status:
+            break
+        time.sleep(5)
+    assert status.count("Success") >= 2, status
+    shown = json.loads(run(["dvc", "exp", "show", "--json"], project).stdout)
+    trained = set(collect(shown, "reports/train/metrics.json", "epochs"))
+    assert {1, 2} <= trained
+
+
+def collect(node, file_key, field):
+    """Every value of ``field`` inside any ``file_key`` entry of dvc exp show's JSON."""
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key == file_key:
+                data = value.get("data", value) if isinstance(value, dict) else {}
+                if isinstance(data, dict) and field in data:
+                    yield data[field]
+            yield from collect(value, file_key, field)
+    elif isinstance(node, list):
+        for item in node:
+            yield from collect(item, file_key, field)

@@ -50,10 +50,18 @@ def test_resumed_run_ends_bit_for_bit_where_an_uninterrupted_one_does(tmp_path):
         assert torch.equal(a, b)
 
 
-def test_checkpoint_of_other_settings_is_not_resumed(tmp_path):
-    train(UNet(TINY), schedule(), tiny_data(), TrainConfig(epochs=1, batch_size=8), checkpoint=tmp_path / "s.pt")
-    again = train(UNet(TINY), schedule(), tiny_data(), TrainConfig(epochs=1, batch_size=16), checkpoint=tmp_path / "s.pt")
-    assert again.resumed_from == 0
+def test_checkpoint_of_other_settings_model_or_data_is_not_resumed(tmp_path):
+    ckpt = tmp_path / "s.pt"
+    train(UNet(TINY), schedule(), tiny_data(), TrainConfig(epochs=1, batch_size=8), checkpoint=ckpt)
+    assert train(UNet(TINY), schedule(), tiny_data(), TrainConfig(epochs=2, batch_size=8), checkpoint=ckpt).resumed_from == 1
+    train(UNet(TINY), schedule(), tiny_data(), TrainConfig(epochs=1, batch_size=8), checkpoint=ckpt)
+    assert train(UNet(TINY), schedule(), tiny_data(), TrainConfig(epochs=1, batch_size=16), checkpoint=ckpt).resumed_from == 0
+    train(UNet(TINY), schedule(), tiny_data(), TrainConfig(epochs=1, batch_size=8), checkpoint=ckpt)
+    wider = UNet(UNetConfig(image_size=8, base_channels=16, channel_mults=(1, 2)))
+    assert train(wider, schedule(), tiny_data(), TrainConfig(epochs=1, batch_size=8), checkpoint=ckpt).resumed_from == 0
+    train(UNet(TINY), schedule(), tiny_data(), TrainConfig(epochs=1, batch_size=8), checkpoint=ckpt)
+    other_data = tiny_data(seed=9)
+    assert train(UNet(TINY), schedule(), other_data, TrainConfig(epochs=1, batch_size=8), checkpoint=ckpt).resumed_from == 0
 
 
 def test_divergence_stops_at_once_and_keeps_the_last_good_checkpoint(tmp_path):
