@@ -70,8 +70,8 @@ def test_divergence_stops_at_once_and_keeps_the_last_good_checkpoint(tmp_path):
     train(UNet(TINY), schedule(), tiny_data(), TrainConfig(epochs=1, batch_size=8, checkpoint_every=1), checkpoint=ckpt)
     good = ckpt.read_bytes()
     data = tiny_data()
-    data[5] = float("nan")
-    with pytest.raises(TrainingDiverged, match=r"epoch 2, step \d+"):
+    data[5] = float("nan")  # other data: the checkpoint is not resumed, training starts over and diverges
+    with pytest.raises(TrainingDiverged, match=r"epoch 1, step \d+"):
         train(UNet(TINY), schedule(), data, config, checkpoint=ckpt)
     assert ckpt.read_bytes() == good
 
