@@ -6,21 +6,13 @@ from __future__ import annotations
 import base64
 import json
 import os
-import tempfile
 from pathlib import Path
 
 import nbformat
 
+from ddpm_lab.io import write_text
+
 from grader.runner import Result
-
-
-def _atomic_write(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    with os.fdopen(fd, "w") as f:
-        f.write(text)
-    os.chmod(tmp, 0o644)
-    os.replace(tmp, path)
 
 
 def table(results: list[Result]) -> str:
@@ -102,6 +94,6 @@ def notebook(results: list[Result], lab: str, folder: Path) -> nbformat.Notebook
 
 
 def write_all(results: list[Result], lab: str, folder: Path, out: Path) -> None:
-    _atomic_write(out / "results.json", json.dumps(gradescope(results), indent=2) + "\n")
-    _atomic_write(out / "report.md", markdown(results, lab, folder, out))
-    _atomic_write(out / "report.ipynb", nbformat.writes(notebook(results, lab, folder)))
+    write_text(out / "results.json", json.dumps(gradescope(results), indent=2) + "\n")
+    write_text(out / "report.md", markdown(results, lab, folder, out))
+    write_text(out / "report.ipynb", nbformat.writes(notebook(results, lab, folder)))
