@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import torch
 
-from ddpm_lab.sampler import SamplerConfig
+from ddpm_lab.sampler import SamplerConfig, sample
 from ddpm_lab.schedule import NoiseSchedule
 from ddpm_lab.training import TrainConfig
 from ddpm_lab.unet import UNet, UNetConfig
@@ -46,6 +47,20 @@ def device(params: dict) -> torch.device:
     if wanted == "auto":
         wanted = "cuda" if torch.cuda.is_available() else "cpu"
     return torch.device(wanted)
+
+
+def generate(params: dict, n: int, seed: int, model_path: str | Path = "data/model/model.pt",
+             training_images: str | Path = "data/mnist/train.npz", progress=None) -> np.ndarray:
+    """``n`` uint8 samples of the trained model through the sampler params.yaml describes (eq. 33)."""
+    from ddpm_lab import data
+
+    device_ = device(params)
+    model = load_trained(params, model_path).to(device_)
+    images = torch.from_numpy(np.load(training_images)["images"])
+    size = params["data"]["image_size"]
+    samples = sample(model, schedule(params), n, (1, size, size), sampler_config(params), seed=seed, device=device_,
+                     mean_image=images.mean(0), progress=progress)
+    return data.to_uint8(samples)
 
 
 def load_trained(params: dict, path: str | Path = "data/model/model.pt", ema: bool | None = None) -> UNet:

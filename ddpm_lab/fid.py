@@ -26,14 +26,11 @@ from torch import nn
 from torch.nn import functional as F
 
 from ddpm_lab.io import file_digest
+from ddpm_lab.errors import InceptionUnavailable
 
 INCEPTION_FILENAME = "inception-2015-12-05.pt"
 FID_HELPER_FILE = "default_1.pt"
 FID_HELPER_SHA1 = "a16e4d89c0ecbc17a915dd76ea9e41211aa82562"
-
-
-class InceptionUnavailable(RuntimeError):
-    pass
 
 
 def inception_path() -> Path:

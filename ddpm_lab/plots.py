@@ -102,11 +102,14 @@ def gndm_convergence(history: list[float], optimum: float):
     return fig
 
 
-def grid_row(grids: list[tuple[str, np.ndarray]]):
-    """Small 4x4 sample grids side by side, each with its caption."""
-    fig, axes = plt.subplots(1, len(grids), figsize=(2.4 * len(grids), 3.0))
-    for ax, (caption, images) in zip(np.atleast_1d(axes), grids):
+def grid_row(grids: list[tuple[str, np.ndarray]], per_row: int = 6):
+    """Small 4x4 sample grids side by side (wrapping after ``per_row``), each with its caption."""
+    n_rows = -(-len(grids) // per_row)
+    n_cols = min(per_row, len(grids))
+    fig, axes = plt.subplots(n_rows, n_cols, figsize=(2.4 * n_cols, 3.0 * n_rows), squeeze=False)
+    for ax in axes.flat:
+        ax.axis("off")
+    for ax, (caption, images) in zip(axes.flat, grids):
         ax.imshow(tile(images, 4), cmap="gray", vmin=0, vmax=255, interpolation="nearest")
         ax.set_title(caption, fontsize=7)
-        ax.axis("off")
     return fig

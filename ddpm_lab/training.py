@@ -23,11 +23,8 @@ import torch
 from torch import nn
 
 from ddpm_lab import io
+from ddpm_lab.errors import TrainingDiverged
 from ddpm_lab.schedule import NoiseSchedule, q_sample
-
-
-class TrainingDiverged(RuntimeError):
-    pass
 
 
 @dataclass(frozen=True)

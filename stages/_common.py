@@ -13,10 +13,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from ddpm_lab import io  # noqa: E402
-from ddpm_lab.data import MnistUnavailable  # noqa: E402
-from ddpm_lab.fid import InceptionUnavailable  # noqa: E402
+from ddpm_lab.errors import InceptionUnavailable, MnistUnavailable, TrainingDiverged  # noqa: E402
 from ddpm_lab.params import ParamError, load  # noqa: E402
-from ddpm_lab.training import TrainingDiverged  # noqa: E402
 
 # failures with a message a person can act on: one line, no traceback
 EXPECTED_FAILURES = (MnistUnavailable, InceptionUnavailable, TrainingDiverged, FileNotFoundError)

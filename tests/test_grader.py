@@ -171,6 +171,10 @@ def test_gradescope_results_notebook_and_markdown_are_written(good, tmp_path, ca
     assert "Task 7" in report and "FID" in report
     printed = capsys.readouterr().out
     assert "task7.fid_threshold" in printed and "score" in printed
+    # grading the same folder again writes the same bytes (no random cell ids, no timestamps)
+    first = {name: (tmp_path / "out" / name).read_bytes() for name in ("results.json", "report.md", "report.ipynb")}
+    assert grader_main([str(good), "--out", str(tmp_path / "out")]) == 0
+    assert first == {name: (tmp_path / "out" / name).read_bytes() for name in first}
 
 
 def test_exit_codes(good, tmp_path):

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import yaml
 
-PROJECT_FILES = ("stages", "ddpm_lab", "grader", "dvc.yaml", "params.yaml", ".gitignore", "pyproject.toml")
+PROJECT_FILES = ("stages", "ddpm_lab", "grader", "scripts", "dvc.yaml", "params.yaml", ".gitignore", "pyproject.toml")
 
 
 def tiny_params(root: Path, mnist_dir: Path) -> dict:
@@ -174,3 +174,45 @@ def collect(node, file_key, field):
     elif isinstance(node, list):
         for item in node:
             yield from collect(item, file_key, field)
+
+
+def test_ablation_plan_covers_every_lever_raw_weights_and_respacing():
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "scripts"))
+    import ablation
+
+    rows = ablation.plan([500, 100, 50], None)
+    assert {lever for w, s, lever in rows if (w, s) == ("ema", 500)} == set(ablation.LEVERS)
+    assert ("raw", 500, "lab") in rows
+    assert {(s, lever) for w, s, lever in rows if s != 500} == {(s, lev) for s in (100, 50) for lev in ("lab", ablation.BEST)}
+    assert ablation.plan([500, 100], None, "lab", respaced_only=True) == [("ema", 100, "lab")]
+
+
+def test_ablation_script_tabulates_levers_against_the_floor(project, tmp_path):
+    """scripts/ablation.py, the source of reports/ablation/, on the tiny run: rows for EMA and raw weights and
+    respacing, the real-data floor at the same n; --append adds another model's rows. (Each FID costs a 2048-d
+    matrix square root, so this runs the lab lever only; the plan of every lever is tested above.)"""
+    import pandas as pd
+
+    out = tmp_path / "ablation"
+    script = str(project / "scripts" / "ablation.py")  # it reads the params and DVC outputs beside it
+    run([sys.executable, script, "--n", "6", "--steps", "4", "2", "--only", "lab", "--out", str(out)], project, timeout=900)
+    table = pd.read_csv(out / "table.csv")
+    floor = table[table["model"] == "real images (floor)"]
+    runs = table[table["model"] != "real images (floor)"]
+    assert len(floor) == 1 and len(runs) == 3  # EMA and raw at 4 steps, EMA respaced to 2
+    assert sorted(zip(runs["weights"], runs["steps"].astype(int))) == [("ema", 2), ("ema", 4), ("raw", 4)]
+    assert table["fid"].notna().all() and (table["fid"] > 0).all()
+    assert ((runs["fid"] / float(floor["fid"].iloc[0])).round(2) == runs["fid_over_floor"]).all()
+    markdown = (out / "table.md").read_text().splitlines()
+    assert len(markdown) == 2 + len(table) and "fid_over_floor" in markdown[0]
+    assert (out / "grids.png").stat().st_size > 0
+
+    run([sys.executable, script, "--n", "6", "--steps", "4", "--out", str(out), "--append", "--only", "lab",
+         "--model", str(project / "data/model/model.pt"), "--label", "again"], project, timeout=900)
+    table = pd.read_csv(out / "table.csv")
+    assert len(table) == 4 + 2 and (table["model"] == "real images (floor)").sum() == 1  # the floor is not redone
+    assert sorted(table[table["model"] == "again"]["weights"]) == ["ema", "raw"]
+    again = table[(table["model"] == "again") & (table["weights"] == "ema")].iloc[0]
+    first = runs[(runs["weights"] == "ema") & (runs["steps"] == 4)].iloc[0]
+    assert again["fid"] == first["fid"]  # same model, same seed: same samples
+    assert (out / "grids_again.png").exists()

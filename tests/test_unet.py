@@ -1,3 +1,5 @@
+import copy
+
 import pytest
 import torch
 
@@ -24,3 +26,34 @@ def test_config_refuses_sizes_it_cannot_halve():
         UNetConfig(image_size=30, channel_mults=(1, 2, 2))
     with pytest.raises(ValueError, match="multiple of groups"):
         UNetConfig(base_channels=12)
+
+
+def test_channels_last_layout_gives_the_plain_layouts_numbers():
+    """The speed-up of keeping weights in NHWC changes no number beyond fp32 rounding: forward pass,
+    gradients and a whole (respaced) run of the sampler of eq. (33) against a contiguous copy."""
+    from ddpm_lab.sampler import SamplerConfig, sample
+    from ddpm_lab.schedule import NoiseSchedule
+
+    torch.manual_seed(0)
+    fast = UNet(UNetConfig(patch_size=2, channel_mults=(1, 2)))
+    for p in fast.parameters():
+        p.data += 0.05 * torch.randn_like(p)
+    plain = copy.deepcopy(fast).to(memory_format=torch.contiguous_format)
+    conv = fast.conv_in.weight
+    assert conv.is_contiguous(memory_format=torch.channels_last) and not conv.is_contiguous()
+    assert plain.conv_in.weight.is_contiguous()
+
+    x, t = torch.randn(6, 1, 32, 32), torch.tensor([1, 50, 100, 200, 400, 500])
+    out_fast, out_plain = fast(x, t), plain(x, t)
+    torch.testing.assert_close(out_fast, out_plain, rtol=1e-4, atol=1e-5)
+    out_fast.square().mean().backward()
+    out_plain.square().mean().backward()
+    for a, b in zip(fast.parameters(), plain.parameters()):
+        torch.testing.assert_close(a.grad, b.grad, rtol=1e-3, atol=1e-6)
+
+    schedule = NoiseSchedule.linear(0.9999, 0.98, 500)
+    cfg = SamplerConfig(steps=25, batch_size=4)
+    with torch.no_grad():
+        a = sample(fast.eval(), schedule, 8, (1, 32, 32), cfg, seed=3)
+        b = sample(plain.eval(), schedule, 8, (1, 32, 32), cfg, seed=3)
+    torch.testing.assert_close(a, b, rtol=1e-3, atol=1e-4)
