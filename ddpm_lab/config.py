@@ -50,16 +50,18 @@ def device(params: dict) -> torch.device:
 
 
 def generate(params: dict, n: int, seed: int, model_path: str | Path = "data/model/model.pt",
-             training_images: str | Path = "data/mnist/train.npz", progress=None) -> np.ndarray:
-    """``n`` uint8 samples of the trained model through the sampler params.yaml describes (eq. 33)."""
+             training_images: str | Path = "data/mnist/train.npz", progress=None,
+             sampler: SamplerConfig | None = None, ema: bool | None = None) -> np.ndarray:
+    """``n`` uint8 samples of the trained model through the sampler of eq. (33): the one params.yaml describes,
+    or ``sampler``; EMA weights as ``sampler.use_ema`` says, or ``ema``."""
     from ddpm_lab import data
 
     device_ = device(params)
-    model = load_trained(params, model_path).to(device_)
+    model = load_trained(params, model_path, ema=ema).to(device_)
     images = torch.from_numpy(np.load(training_images)["images"])
     size = params["data"]["image_size"]
-    samples = sample(model, schedule(params), n, (1, size, size), sampler_config(params), seed=seed, device=device_,
-                     mean_image=images.mean(0), progress=progress)
+    samples = sample(model, schedule(params), n, (1, size, size), sampler or sampler_config(params), seed=seed,
+                     device=device_, mean_image=images.mean(0), progress=progress)
     return data.to_uint8(samples)
 
 

@@ -26,7 +26,6 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from ddpm_lab import config, data, fid, io, params as lab_params, plots  # noqa: E402
-from ddpm_lab.sampler import sample  # noqa: E402
 
 LEVERS = {
     "lab": {},
@@ -64,7 +63,7 @@ def main() -> None:
     import pandas as pd
 
     params = lab_params.load(ROOT / "params.yaml")
-    schedule, device = config.schedule(params), config.device(params)
+    device = config.device(params)
     train = torch.from_numpy(np.load(ROOT / "data/mnist/train.npz")["images"])
     train_mean_pixel = round(float(data.to_uint8(train).mean()), 1)
     reference = dict(np.load(ROOT / "data/fid/reference_stats.npz"))
@@ -94,11 +93,10 @@ def main() -> None:
 
     base = config.sampler_config(params)
     for weights, steps, lever in plan(args.steps, args.only, args.combination, args.respaced_only):
-        model = config.load_trained(params, args.model, ema=weights == "ema").to(device)
         cfg = dataclasses.replace(base, steps=steps, **(LAB_SAMPLER | LEVERS[lever]))
         start = time.perf_counter()
-        images = data.to_uint8(sample(model, schedule, args.n, (1, 32, 32), cfg, seed=params["seed"] + 4,
-                                      device=device, mean_image=train.mean(0)))
+        images = config.generate(params, args.n, seed=params["seed"] + 4, model_path=args.model,
+                                 training_images=ROOT / "data/mnist/train.npz", sampler=cfg, ema=weights == "ema")
         seconds = round(time.perf_counter() - start, 1)
         record({"model": args.label, "weights": weights, "steps": steps, "sampler": lever, "sample_seconds": seconds},
                images, f"{args.label}, {weights}, {steps} steps\n{lever}")
