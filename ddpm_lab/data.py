@@ -185,3 +185,10 @@ def prepare(folder: Path, n_train: int, n_reference: int, n_floor: int, image_si
         "reference": unit_to_uint8(resize_unit(test_images[:n_reference], image_size)),
         "floor": unit_to_uint8(resize_unit(train_images[floor], image_size)),
     }
+
+
+def prepared_split(folder: Path, split: str, image_size: int, batch: int = 10000) -> tuple[np.ndarray, np.ndarray]:
+    """A whole split resized and quantized as the pipeline stores images: uint8 (N, S, S), and the labels."""
+    images, labels = load_split(folder, split)
+    out = np.concatenate([unit_to_uint8(resize_unit(images[i:i + batch], image_size)) for i in range(0, len(images), batch)])
+    return out, labels

@@ -109,9 +109,15 @@ def validate(params: dict) -> None:
     _number(params, "sampler.batch_size", integer=True, low=1)
 
     _number(params, "sample_grid.n_rows", integer=True, low=1)
+    _number(params, "digit_classifier.n_train", integer=True, low=10, high=60000)
+    _number(params, "digit_classifier.epochs", integer=True, low=1)
+    _number(params, "digit_classifier.batch_size", integer=True, low=1)
+    _number(params, "digit_classifier.learning_rate", low=0, low_open=True)
+    _number(params, "digit_classifier.max_shift", integer=True, low=0)
     _number(params, "fid.n_generated", integer=True, low=2)
     _number(params, "fid.n_reference", integer=True, low=2, high=10000)
     _number(params, "fid.n_floor", integer=True, low=2)
     _number(params, "fid.batch_size", integer=True, low=1)
+    _choice(params, "fid.reference_dtype", ("float16", "float32", "float64"))
     if get(params, "fid.n_floor") + n_train > 60000:
         raise ParamError(f"fid.n_floor: at most {60000 - n_train} training images lie outside the subset")

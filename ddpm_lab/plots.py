@@ -61,20 +61,25 @@ def scatter_over_density(samples: np.ndarray, density, center, title: str, extra
     return fig
 
 
-def forward_process(images: list[np.ndarray], timesteps: list[int], sqrt_alpha_bars: list[float]):
-    """One image at several timesteps of the forward process, side by side."""
-    fig, axes = plt.subplots(1, len(images), figsize=(2.2 * len(images), 2.6))
-    for ax, img, t, s in zip(np.atleast_1d(axes), images, timesteps, sqrt_alpha_bars):
-        ax.imshow(img, cmap="gray", vmin=-1, vmax=1) if t == 0 else ax.imshow(img, cmap="gray")
+def forward_process(images: list[np.ndarray], timesteps: list[int], sqrt_alpha_bars: list[float],
+                    title: str = "Forward process, eq. (27)"):
+    """One image at several timesteps of the forward process, side by side, on one shared grey scale
+    (black = −3, white = +3: x_0 in [−1, 1] and N(0, 1) noise both fit), so brightness compares across t."""
+    fig, axes = plt.subplots(1, len(images), figsize=(2.2 * len(images), 2.9), squeeze=False)
+    shown = None
+    for ax, img, t, s in zip(axes[0], images, timesteps, sqrt_alpha_bars):
+        shown = ax.imshow(img, cmap="gray", vmin=-3, vmax=3, interpolation="nearest")
         ax.set_title(f"t = {t}\n$\\sqrt{{\\bar\\alpha_t}}$ = {s:.3f}", fontsize=9)
         ax.axis("off")
-    fig.suptitle("Forward process, eq. (27)")
+    fig.colorbar(shown, ax=list(axes[0]), fraction=0.02, pad=0.02, label="pixel value")
+    fig.suptitle(title)
     return fig
 
 
 def single_image(img: np.ndarray, title: str):
+    """One x_t on the same grey scale as :func:`forward_process`."""
     fig, ax = plt.subplots(figsize=(2.6, 2.8))
-    ax.imshow(img, cmap="gray")
+    ax.imshow(img, cmap="gray", vmin=-3, vmax=3, interpolation="nearest")
     ax.set_title(title, fontsize=9)
     ax.axis("off")
     return fig
@@ -112,4 +117,33 @@ def grid_row(grids: list[tuple[str, np.ndarray]], per_row: int = 6):
     for ax, (caption, images) in zip(axes.flat, grids):
         ax.imshow(tile(images, 4), cmap="gray", vmin=0, vmax=255, interpolation="nearest")
         ax.set_title(caption, fontsize=7)
+    return fig
+
+
+def digit_histogram(counts, reference_shares, title: str):
+    """Samples per predicted digit, as a share, beside the share of each digit in MNIST's test set."""
+    counts = np.asarray(counts, dtype=float)
+    shares = counts / max(1.0, counts.sum())
+    digits = np.arange(len(counts))
+    fig, ax = plt.subplots(figsize=(7, 3.6))
+    ax.bar(digits - 0.2, shares, width=0.4, color="tab:blue", label=f"samples (n = {int(counts.sum())})")
+    ax.bar(digits + 0.2, reference_shares, width=0.4, color="lightgray", edgecolor="gray", label="MNIST test images")
+    ax.set_xticks(digits)
+    ax.set_xlabel("digit predicted by the grader's classifier")
+    ax.set_ylabel("share of images")
+    ax.set_title(title)
+    ax.legend()
+    ax.grid(True, axis="y", alpha=0.3)
+    return fig
+
+
+def pairs(top: np.ndarray, bottom: np.ndarray, captions: list[str], title: str):
+    """Images in two rows, each column a pair (top above bottom) with a caption."""
+    fig, axes = plt.subplots(2, len(top), figsize=(1.3 * len(top), 3.1), squeeze=False)
+    for k in range(len(top)):
+        for row, img in ((0, top[k]), (1, bottom[k])):
+            axes[row, k].imshow(img, cmap="gray", vmin=0, vmax=255, interpolation="nearest")
+            axes[row, k].axis("off")
+        axes[1, k].set_title(captions[k], fontsize=7, y=-0.28)
+    fig.suptitle(title, fontsize=10)
     return fig

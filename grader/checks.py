@@ -1,8 +1,12 @@
 """The checks, one function each, keyed by (task, check) as in rubric.yaml.
 
-Each re-derives what it can from the submitted artifacts (samples, arrays, CSVs) rather than trusting a
-claimed number, and returns an :class:`Outcome`. A check raises :class:`grader.safe.Rejected` for an
-unusable file; the runner turns that into a failed check with its one-line reason.
+Nothing a submission claims earns a point. Each check measures what it grades from the submitted arrays
+(samples, noisy images, CSVs) against the grader's own references (:mod:`grader.references`): the FID is
+recomputed, the digits are classified, the samples are compared with MNIST's training images, the subset
+is matched to MNIST itself. A claimed number is only compared with the measured one.
+
+A check returns an :class:`Outcome`; it raises :class:`grader.safe.Rejected` for an unusable file, which
+the runner turns into a failed check with that one line.
 """
 
 from __future__ import annotations
@@ -13,23 +17,42 @@ from typing import Callable
 
 import numpy as np
 
-from grader.safe import Rejected, Submission, array, number, vector
+from grader.references import References
+from grader.safe import Rejected, Submission, array, finite, number, vector
+
+PASSED, FAILED, NOT_RUN = "passed", "failed", "not run"
 
 
 @dataclass
 class Outcome:
-    passed: bool
+    status: str  # PASSED, FAILED or NOT_RUN
     measured: str
     expected: str
     answer: str = ""  # the lab report's sentence for this result
-    figures: list[str] = field(default_factory=list)  # submission-relative PNGs to show with it
+    figures: list[str] = field(default_factory=list)  # the student's own PNGs, shown beside the grader's
+
+    @classmethod
+    def of(cls, ok: bool, *args, **kwargs) -> "Outcome":
+        return cls(PASSED if ok else FAILED, *args, **kwargs)
 
 
 @dataclass
 class Context:
     sub: Submission
     z: float
-    recompute_fid: Callable[[np.ndarray], float] | None = None
+    refs: References
+    memo: dict = field(default_factory=dict)  # measurements shared by several checks of one submission
+
+    def once(self, key: str, compute: Callable):
+        if key not in self.memo:
+            try:
+                self.memo[key] = (True, compute())
+            except Exception as err:  # the same failure for every check that needs it
+                self.memo[key] = (False, err)
+        ok, value = self.memo[key]
+        if not ok:
+            raise value
+        return value
 
 
 CHECKS: dict[tuple[str, str], Callable[[Context, dict], Outcome]] = {}
@@ -48,13 +71,17 @@ def _within(value: float, target: float, tol: float) -> bool:
 
 # Task 1 ---------------------------------------------------------------------------------------------
 
+def gaussian_samples(ctx: Context) -> np.ndarray:
+    cols = ctx.sub.csv_columns("gaussian_demo/samples.csv", ("x1", "x2"))
+    return np.stack([cols["x1"], cols["x2"]], axis=1)
+
+
 @check("task1", "samples_moments")
 def samples_moments(ctx: Context, cfg: dict) -> Outcome:
-    cols = ctx.sub.csv_columns("gaussian_demo/samples.csv", ("x1", "x2"))
-    x = np.stack([cols["x1"], cols["x2"]], axis=1)
+    x = gaussian_samples(ctx)
     n = len(x)
-    if n < 100:
-        raise Rejected(f"gaussian_demo/samples.csv: {n} samples, too few to test")
+    if n < cfg["min_samples"]:
+        raise Rejected(f"gaussian_demo/samples.csv: {n} samples, the lab asks for {cfg['min_samples']}")
     mean, cov = x.mean(0), np.cov(x, rowvar=False)
     # standard errors under N(0, I): mean 1/√n; variance √(2/n); covariance √(1/n)
     tol_mean, tol_var, tol_cov = ctx.z / math.sqrt(n), ctx.z * math.sqrt(2 / n), ctx.z / math.sqrt(n)
@@ -65,49 +92,45 @@ def samples_moments(ctx: Context, cfg: dict) -> Outcome:
     )
     measured = f"n={n}, mean=[{mean[0]:.3f}, {mean[1]:.3f}], cov=[[{cov[0,0]:.3f}, {cov[0,1]:.3f}], [{cov[1,0]:.3f}, {cov[1,1]:.3f}]]"
     expected = f"|mean| <= {tol_mean:.3f}, |var-1| <= {tol_var:.3f}, |cov12| <= {tol_cov:.3f}"
-    return Outcome(ok, measured, expected, f"The {n} samples have sample mean [{mean[0]:.3f}, {mean[1]:.3f}] and sample "
-                   f"covariance [[{cov[0,0]:.3f}, {cov[0,1]:.3f}], [{cov[1,0]:.3f}, {cov[1,1]:.3f}]], consistent with N(0, I).")
-
-
-@check("task1", "scatter_figure")
-def scatter_figure(ctx: Context, cfg: dict) -> Outcome:
-    w, h = ctx.sub.image("gaussian_demo/scatter.png")
-    return Outcome(True, f"{w}x{h} PNG", "a readable PNG", figures=["gaussian_demo/scatter.png"])
+    return Outcome.of(ok, measured, expected, f"The {n} samples have sample mean [{mean[0]:.3f}, {mean[1]:.3f}] and sample "
+                      f"covariance [[{cov[0,0]:.3f}, {cov[0,1]:.3f}], [{cov[1,0]:.3f}, {cov[1,1]:.3f}]], consistent with N(0, I).",
+                      figures=["gaussian_demo/scatter.png"])
 
 
 # Task 2 ---------------------------------------------------------------------------------------------
 
-def _gndm(ctx: Context) -> tuple[np.ndarray, np.ndarray, int]:
+def gndm(ctx: Context) -> tuple[np.ndarray, np.ndarray]:
     metrics = ctx.sub.json("gndm_fit/metrics.json")
     learned = vector(metrics, "learned_mean", "gndm_fit/metrics.json", 2)
     cols = ctx.sub.csv_columns("gndm_fit/data.csv", ("x1", "x2"))
-    data = np.stack([cols["x1"], cols["x2"]], axis=1)
-    return learned, data, len(data)
+    return learned, np.stack([cols["x1"], cols["x2"]], axis=1)
+
+
+@check("task2", "data_distribution")
+def data_distribution(ctx: Context, cfg: dict) -> Outcome:
+    _, data = gndm(ctx)
+    n = len(data)
+    if n < cfg["min_samples"]:
+        raise Rejected(f"gndm_fit/data.csv: {n} samples, the lab asks for {cfg['min_samples']}")
+    target = np.array(cfg["true_mean"], dtype=float)
+    mean, var = data.mean(0), data.var(0, ddof=1)
+    tol_mean, tol_var = ctx.z / math.sqrt(n), ctx.z * math.sqrt(2 / n)
+    ok = all(_within(m, t, tol_mean) for m, t in zip(mean, target)) and all(_within(v, 1, tol_var) for v in var)
+    return Outcome.of(ok, f"n={n}, mean=[{mean[0]:.3f}, {mean[1]:.3f}], var=[{var[0]:.3f}, {var[1]:.3f}]",
+                      f"mean within {tol_mean:.3f} of {target.tolist()}, variances within {tol_var:.3f} of 1",
+                      f"The {n} data points are a sample of N({target.tolist()}, I).")
 
 
 @check("task2", "learned_mean")
 def learned_mean(ctx: Context, cfg: dict) -> Outcome:
-    learned, _, n = _gndm(ctx)
-    tol = ctx.z / math.sqrt(n)
-    ok = _within(learned[0], 1.0, tol) and _within(learned[1], 2.0, tol)
-    return Outcome(ok, f"mu*=[{learned[0]:.4f}, {learned[1]:.4f}] (n={n})", f"within {tol:.3f} of [1, 2] per coordinate",
-                   f"Gradient descent on the NLL gives mu* = [{learned[0]:.4f}, {learned[1]:.4f}] from {n} samples of N([1, 2], I).")
-
-
-@check("task2", "matches_closed_form")
-def matches_closed_form(ctx: Context, cfg: dict) -> Outcome:
-    learned, data, _ = _gndm(ctx)
+    learned, data = gndm(ctx)
     sample_mean = data.mean(0)
     gap = float(np.abs(learned - sample_mean).max())
-    return Outcome(gap <= cfg["tolerance"], f"max |mu* - mean(data)| = {gap:.2e}", f"<= {cfg['tolerance']:.0e}",
-                   f"It equals the sample mean of the data, [{sample_mean[0]:.4f}, {sample_mean[1]:.4f}] (the closed-form "
-                   f"minimizer), to {gap:.1e}: the learned p(x, mu*) matches the data.")
-
-
-@check("task2", "fit_figure")
-def fit_figure(ctx: Context, cfg: dict) -> Outcome:
-    w, h = ctx.sub.image("gndm_fit/fit.png")
-    return Outcome(True, f"{w}x{h} PNG", "a readable PNG", figures=["gndm_fit/fit.png"])
+    return Outcome.of(gap <= cfg["tolerance"], f"mu*=[{learned[0]:.4f}, {learned[1]:.4f}], max |mu* - mean(data)| = {gap:.2e}",
+                      f"the minimizer of the NLL, the data's sample mean [{sample_mean[0]:.4f}, {sample_mean[1]:.4f}], to {cfg['tolerance']:.0e}",
+                      f"Gradient descent on the NLL gives mu* = [{learned[0]:.4f}, {learned[1]:.4f}], the sample mean of the data "
+                      f"(the closed-form minimizer) to {gap:.1e}: the learned p(x, mu*) matches the data.",
+                      figures=["gndm_fit/fit.png"])
 
 
 # Task 3 ---------------------------------------------------------------------------------------------
@@ -115,171 +138,256 @@ def fit_figure(ctx: Context, cfg: dict) -> Outcome:
 @check("task3", "balanced_subset")
 def balanced_subset(ctx: Context, cfg: dict) -> Outcome:
     arrays = ctx.sub.npz("mnist_subset/subset.npz")
-    size = cfg["image_size"]
+    size = ctx.refs.image_size
     images = array(arrays, "images", "mnist_subset/subset.npz", np.uint8, (None, size, size))
     labels = array(arrays, "labels", "mnist_subset/subset.npz", shape=(len(images),))
     if labels.dtype.kind not in "iu":
         raise Rejected(f"mnist_subset/subset.npz labels: dtype {labels.dtype}, expected integers")
-    counts = np.bincount(labels.astype(np.int64).clip(0, 10), minlength=11)
-    ok = len(images) == cfg["n_images"] and counts[10] == 0 and all(counts[:10] == cfg["per_class"])
-    shown = ", ".join(str(c) for c in counts[:10])
-    return Outcome(ok, f"{len(images)} images {size}x{size}, per class [{shown}]",
-                   f"{cfg['n_images']} images, {cfg['per_class']} of each digit",
-                   f"The training subset holds {len(images)} images of {size}x{size} pixels, {shown} per digit 0-9.",
-                   figures=["mnist_subset/preview.png"])
+    # every image must be an MNIST training image (prepared at 32x32) carrying that image's own label
+    distance, index = ctx.refs.nearest_training_image(images)
+    mnist_labels = ctx.refs.train_images[1][index]
+    is_mnist = distance <= cfg["max_rms_distance"]
+    true_label = labels.astype(np.int64) == mnist_labels
+    distinct = len(np.unique(index[is_mnist]))
+    counts = np.bincount(mnist_labels[is_mnist & true_label], minlength=10)
+    ok = (len(images) == cfg["n_images"] and is_mnist.all() and true_label.all() and distinct == len(images)
+          and all(counts == cfg["n_images"] // 10))
+    shown = ", ".join(str(c) for c in counts)
+    return Outcome.of(ok, f"{len(images)} images, {int(is_mnist.sum())} found among MNIST's training images "
+                      f"({distinct} distinct), {int(true_label.sum())} with their true label; per digit [{shown}]",
+                      f"{cfg['n_images']} distinct MNIST training images with their labels, {cfg['n_images'] // 10} of each digit",
+                      f"The training subset holds {len(images)} distinct MNIST training images of {size}x{size} pixels, "
+                      f"{shown} per digit 0-9.", figures=["mnist_subset/preview.png"])
+
+
+def forward_arrays(ctx: Context) -> dict[str, np.ndarray]:
+    return ctx.sub.npz("forward_demo/noisy.npz")
 
 
 @check("task3", "value_range")
 def value_range(ctx: Context, cfg: dict) -> Outcome:
-    metrics = ctx.sub.json("mnist_subset/metrics.json")
+    """The x_0 of the forward demo is a training image as the model sees it: mapped linearly from [0, 255] to
+    [−1, 1]. Inverting that map must give back an MNIST training image; any other scaling would not."""
+    x0 = array(forward_arrays(ctx), "x0", "forward_demo/noisy.npz", shape=(None, None)).astype(np.float64)
     low, high = cfg["range"]
-    stated = vector(metrics, "value_range", "mnist_subset/metrics.json", 2)
-    lo, hi = number(metrics, "min", "mnist_subset/metrics.json"), number(metrics, "max", "mnist_subset/metrics.json")
-    ok = list(stated) == [low, high] and low <= lo < hi <= high
-    return Outcome(ok, f"stated {[float(v) for v in stated]}, observed [{lo:.3f}, {hi:.3f}]", f"[{low}, {high}]",
-                   f"Pixels are scaled to [{low:g}, {high:g}] (observed [{lo:.3f}, {hi:.3f}]).")
+    lo, hi = float(x0.min()), float(x0.max())
+    unit = (x0 - low) / (high - low) * 255
+    distance, _ = ctx.refs.nearest_training_image(unit.round().clip(0, 255).astype(np.uint8)[None])
+    ok = low <= lo < hi <= high and distance[0] <= cfg["max_rms_distance"]
+    return Outcome.of(ok, f"x_0 spans [{lo:.3f}, {hi:.3f}]; mapped back to [0, 255] it lies {distance[0]:.1f} (RMS) "
+                      f"from an MNIST training image", f"within [{low}, {high}], and an MNIST image once mapped back",
+                      f"Pixels are scaled linearly from [0, 255] to [{low:g}, {high:g}] (the forward demo's x_0 spans "
+                      f"[{lo:.3f}, {hi:.3f}] and maps back onto an MNIST training image).")
 
 
 # Task 4 ---------------------------------------------------------------------------------------------
 
-@check("task4", "pure_noise_at_T")
-def pure_noise_at_T(ctx: Context, cfg: dict) -> Outcome:
-    arrays = ctx.sub.npz("forward_demo/noisy.npz")
-    x0 = array(arrays, "x0", "forward_demo/noisy.npz", shape=(None, None)).astype(np.float64)
-    xt = array(arrays, f"t{cfg['t']}", "forward_demo/noisy.npz", shape=x0.shape).astype(np.float64)
+def forward_moments(x0: np.ndarray, xt: np.ndarray, s: float, z: float) -> tuple[bool, dict, dict, dict]:
+    """Eq. (27) per pixel: x_t = s·x0 + √(1 − s²)·ε, so mean ≈ s·mean(x0), std ≈ √(s² var(x0) + 1 − s²),
+    corr(x_t, x0) ≈ s·std(x0)/std(x_t); standard errors over n pixels: 1/√n (mean, corr), 1/√(2n) (std)."""
     n = x0.size
-    s = cfg["sqrt_alpha_bar_T"]
-    # eq. (27) per pixel: x_T = s·x0 + sqrt(1 − s²)·ε, so mean ≈ s·mean(x0), std ≈ sqrt(s² var(x0) + 1 − s²),
-    # corr(x_T, x0) ≈ s·std(x0)/std(x_T); standard errors over n pixels: 1/√n, 1/√(2n), 1/√n.
     exp_std = math.sqrt(s * s * x0.var() + 1 - s * s)
     expected = {"mean": s * x0.mean(), "std": exp_std, "corr": s * x0.std() / exp_std}
-    tol = {"mean": ctx.z / math.sqrt(n), "std": ctx.z / math.sqrt(2 * n), "corr": ctx.z / math.sqrt(n)}
+    tol = {"mean": z / math.sqrt(n), "std": z / math.sqrt(2 * n), "corr": z / math.sqrt(n)}
     corr = float(np.corrcoef(xt.ravel(), x0.ravel())[0, 1]) if x0.std() > 0 and xt.std() > 0 else float("nan")
-    measured = {"mean": xt.mean(), "std": xt.std(ddof=1), "corr": corr}
-    ok = all(_within(measured[k], expected[k], tol[k]) for k in expected)
-    return Outcome(
+    measured = {"mean": float(xt.mean()), "std": float(xt.std(ddof=1)), "corr": corr}
+    return all(_within(measured[k], expected[k], tol[k]) for k in expected), measured, expected, tol
+
+
+def _noisy(ctx: Context, t: int) -> tuple[np.ndarray, np.ndarray]:
+    arrays = forward_arrays(ctx)
+    x0 = array(arrays, "x0", "forward_demo/noisy.npz", shape=(None, None)).astype(np.float64)
+    return x0, array(arrays, f"t{t}", "forward_demo/noisy.npz", shape=x0.shape).astype(np.float64)
+
+
+@check("task4", "pure_noise_at_T")
+def pure_noise_at_T(ctx: Context, cfg: dict) -> Outcome:
+    t = ctx.refs.schedule.steps
+    x0, xt = _noisy(ctx, t)
+    s = ctx.refs.sqrt_alpha_bar(t)
+    ok, measured, expected, tol = forward_moments(x0, xt, s, ctx.z)
+    return Outcome.of(
         ok,
         ", ".join(f"{k}={measured[k]:.3f}" for k in measured),
         ", ".join(f"{k}={expected[k]:.3f}±{tol[k]:.3f}" for k in expected),
-        f"At t = {cfg['t']}, sqrt(alpha_bar) = {s:.3f}: the noisy image has mean {measured['mean']:.3f}, std "
+        f"At t = {t}, sqrt(alpha_bar) = {s:.4f}: the noisy image has mean {measured['mean']:.3f}, std "
         f"{measured['std']:.3f} and correlation {measured['corr']:.3f} with x_0, as pure N(0, I) noise would within "
-        f"the sampling error of {n} pixels.",
+        f"the sampling error of {x0.size} pixels.",
         figures=["forward_demo/forward.png"],
     )
 
 
-@check("task4", "noisy_figures")
-def noisy_figures(ctx: Context, cfg: dict) -> Outcome:
-    sizes = [ctx.sub.image(f"forward_demo/t{t}.png") for t in cfg["timesteps"]]
-    return Outcome(True, f"{len(sizes)} readable PNGs", f"t = {', '.join(map(str, cfg['timesteps']))}")
+@check("task4", "forward_marginals")
+def forward_marginals(ctx: Context, cfg: dict) -> Outcome:
+    """Every asked timestep's x_t has the moments eq. (27) gives it."""
+    rows, bad = [], []
+    for t in cfg["timesteps"]:
+        x0, xt = _noisy(ctx, t)
+        ok, measured, expected, _ = forward_moments(x0, xt, ctx.refs.sqrt_alpha_bar(t), ctx.z)
+        rows.append(f"t={t}: std {measured['std']:.3f} (eq. 27: {expected['std']:.3f}), corr {measured['corr']:.2f} ({expected['corr']:.2f})")
+        if not ok:
+            bad.append(t)
+    return Outcome.of(not bad, "; ".join(rows) + (f"; off at t = {bad}" if bad else ""),
+                      f"x_t at t = {', '.join(map(str, cfg['timesteps']))} with the moments of eq. (27)",
+                      "The noisy images at t = " + ", ".join(map(str, cfg["timesteps"])) + " have the mean, spread and "
+                      "correlation with x_0 that eq. (27) predicts.",
+                      figures=[f"forward_demo/t{t}.png" for t in cfg["timesteps"]])
 
 
 # Task 5 and 6 ---------------------------------------------------------------------------------------
 
-def _samples(ctx: Context, relative: str, size: int | None = None) -> np.ndarray:
-    arrays = ctx.sub.npz(relative)
-    return array(arrays, "images", relative, np.uint8, (None, size, size))
+def samples(ctx: Context, relative: str) -> np.ndarray:
+    def load():
+        size = ctx.refs.image_size
+        return array(ctx.sub.npz(relative), "images", relative, np.uint8, (None, size, size))
+    return ctx.once(f"samples:{relative}", load)
 
 
 @check("task5", "samples_valid")
 def samples_valid(ctx: Context, cfg: dict) -> Outcome:
-    images = _samples(ctx, "sample_grid/samples.npz")
+    images = samples(ctx, "sample_grid/samples.npz")
     per_image_std = images.reshape(len(images), -1).std(axis=1)
     distinct = len({img.tobytes() for img in images})
     ok = len(images) > 1 and per_image_std.min() >= cfg["min_std"] and distinct == len(images)
-    return Outcome(ok, f"{len(images)} samples, {distinct} distinct, min per-image std {per_image_std.min():.1f}",
-                   f"distinct, non-constant images (per-image std >= {cfg['min_std']})",
-                   f"The sampler of eq. (33) produced {len(images)} distinct images.")
+    return Outcome.of(ok, f"{len(images)} samples, {distinct} distinct, min per-image std {per_image_std.min():.1f}",
+                      f"distinct, non-constant images (per-image std >= {cfg['min_std']})",
+                      f"The backward process produced {len(images)} distinct images.")
+
+
+def loss_curve(ctx: Context) -> tuple[np.ndarray, np.ndarray]:
+    cols = ctx.sub.csv_columns("train/loss.csv", ("epoch", "loss"))
+    return cols["epoch"], cols["loss"]
 
 
 @check("task6", "epochs")
 def epochs(ctx: Context, cfg: dict) -> Outcome:
-    cols = ctx.sub.csv_columns("train/loss.csv", ("epoch", "loss"))
-    n = len(cols["epoch"])
-    consecutive = np.array_equal(cols["epoch"], np.arange(1, n + 1))
-    return Outcome(n >= cfg["min_epochs"] and consecutive, f"{n} epochs{'' if consecutive else ' (not numbered 1..N)'}",
-                   f">= {cfg['min_epochs']}, numbered 1..N", f"The U-Net was trained for {n} epochs.")
+    """At least ``min_epochs`` epochs, numbered 1..N, and a first epoch that starts from an untrained network:
+    an untrained ε̂ outputs about 0, so its eq. (38) loss is about E‖ε‖²/pixels = 1."""
+    epoch, loss = loss_curve(ctx)
+    n = len(epoch)
+    consecutive = np.array_equal(epoch, np.arange(1, n + 1))
+    first = float(loss[0]) if n else float("nan")
+    ok = n >= cfg["min_epochs"] and consecutive and first >= cfg["min_first_epoch_loss"]
+    return Outcome.of(ok, f"{n} epochs{'' if consecutive else ' (not numbered 1..N)'}, first epoch's loss {first:.3f}",
+                      f">= {cfg['min_epochs']} epochs numbered 1..N, the first from scratch (loss >= {cfg['min_first_epoch_loss']})",
+                      f"The U-Net was trained for {n} epochs from scratch (first epoch's mean loss {first:.3f}).")
 
 
 @check("task6", "loss_falls")
 def loss_falls(ctx: Context, cfg: dict) -> Outcome:
-    loss = ctx.sub.csv_columns("train/loss.csv", ("epoch", "loss"))["loss"]
+    _, loss = loss_curve(ctx)
     if len(loss) < 2:
         raise Rejected("train/loss.csv: fewer than 2 epochs")
     tenth = max(1, len(loss) // 10)
     first, last = loss[:tenth].mean(), loss[-tenth:].mean()
     ratio = last / first if first > 0 else math.inf
-    return Outcome(ratio <= cfg["max_ratio"], f"last tenth {last:.4f} / first tenth {first:.4f} = {ratio:.3f}",
-                   f"<= {cfg['max_ratio']}", f"The loss fell from {first:.4f} (mean of the first tenth of the epochs) to "
-                   f"{last:.4f} (last tenth); final epoch {loss[-1]:.4f}.", figures=["train/loss.png"])
+    return Outcome.of(ratio <= cfg["max_ratio"], f"last tenth {last:.4f} / first tenth {first:.4f} = {ratio:.3f}",
+                      f"<= {cfg['max_ratio']}", f"The loss fell from {first:.4f} (mean of the first tenth of the epochs) to "
+                      f"{last:.4f} (last tenth); final epoch {loss[-1]:.4f}.", figures=["train/loss.png"])
 
 
-@check("task6", "loss_figure")
-def loss_figure(ctx: Context, cfg: dict) -> Outcome:
-    w, h = ctx.sub.image("train/loss.png")
-    return Outcome(True, f"{w}x{h} PNG", "a readable PNG")
+def digit_measures(ctx: Context, relative: str):
+    from ddpm_lab import classifier
+
+    confidence = ctx.refs.rubric["digits"]["confidence"]
+    return ctx.once(f"digits:{relative}", lambda: classifier.measure(ctx.refs.classifier, samples(ctx, relative), confidence))
 
 
 @check("task6", "sample_grid")
 def sample_grid(ctx: Context, cfg: dict) -> Outcome:
-    size, rows = cfg["image_size"], cfg["rows"]
-    images = _samples(ctx, "sample_grid/samples.npz", size)
-    w, h = ctx.sub.image("sample_grid/grid.png")
-    ok = len(images) == rows * rows
-    return Outcome(ok, f"{len(images)} samples of {size}x{size}, grid {w}x{h} PNG", f"{rows * rows} samples ({rows}x{rows})",
-                   f"{len(images)} samples in a {rows}x{rows} grid.", figures=["sample_grid/grid.png"])
+    rows = cfg["rows"]
+    images = samples(ctx, "sample_grid/samples.npz")
+    measures = digit_measures(ctx, "sample_grid/samples.npz")
+    ok = len(images) == rows * rows and measures.confident_share >= cfg["min_confident_share"]
+    return Outcome.of(ok, f"{len(images)} samples, {measures.confident_share:.0%} recognised as digits, "
+                      f"{measures.not_digit_share:.0%} called not a digit",
+                      f"{rows * rows} samples ({rows}x{rows}), at least {cfg['min_confident_share']:.0%} recognised",
+                      f"{len(images)} samples in a {rows}x{rows} grid; the grader's classifier recognises "
+                      f"{measures.confident_share:.0%} of them as digits.", figures=["sample_grid/grid.png"])
 
 
 # Task 7 ---------------------------------------------------------------------------------------------
 
-def _fid_metrics(ctx: Context) -> dict:
-    return ctx.sub.json("fid/metrics.json")
+FID_SAMPLES = "fid/samples.npz"
 
 
 @check("task7", "sample_counts")
 def sample_counts(ctx: Context, cfg: dict) -> Outcome:
-    metrics = _fid_metrics(ctx)
-    claimed = number(metrics, "n_generated", "fid/metrics.json")
-    n_ref = number(metrics, "n_reference", "fid/metrics.json")
-    saved = len(_samples(ctx, "fid/samples.npz"))
-    ok = saved == claimed and saved >= cfg["min_generated"] and n_ref >= cfg["min_reference"]
-    return Outcome(ok, f"{saved} saved samples (claimed {claimed:g}), {n_ref:g} reference images",
-                   f">= {cfg['min_generated']} generated, >= {cfg['min_reference']} reference",
-                   f"FID uses {saved} generated samples against {n_ref:g} MNIST test images.")
+    claimed = number(ctx.sub.json("fid/metrics.json"), "n_generated", "fid/metrics.json")
+    saved = len(samples(ctx, FID_SAMPLES))
+    distinct = len({img.tobytes() for img in samples(ctx, FID_SAMPLES)})
+    ok = saved == claimed and saved >= cfg["min_generated"] and distinct == saved
+    return Outcome.of(ok, f"{saved} saved samples ({distinct} distinct; claimed {claimed:g})",
+                      f">= {cfg['min_generated']} distinct samples, as many as claimed",
+                      f"FID uses {saved} generated samples against the statistics of the 10,000 MNIST test images.")
+
+
+@check("task7", "digits_recognised")
+def digits_recognised(ctx: Context, cfg: dict) -> Outcome:
+    m = digit_measures(ctx, FID_SAMPLES)
+    shares = m.shares
+    ok = (m.confident_share >= cfg["min_confident_share"] and shares.min() >= cfg["min_digit_share"]
+          and shares.max() <= cfg["max_digit_share"])
+    counts = ", ".join(str(c) for c in m.counts)
+    return Outcome.of(ok, f"{m.confident_share:.1%} of {m.n} recognised as digits with confidence, {m.not_digit_share:.1%} "
+                      f"called not a digit; per digit 0-9 [{counts}]",
+                      f">= {cfg['min_confident_share']:.0%} recognised; each digit between {cfg['min_digit_share']:.0%} "
+                      f"and {cfg['max_digit_share']:.0%} of the samples",
+                      f"The grader's digit classifier recognises {m.confident_share:.1%} of the {m.n} samples with confidence; "
+                      f"every digit appears (from {int(min(m.counts))} to {int(max(m.counts))} samples per digit).")
+
+
+@check("task7", "not_training_copies")
+def not_training_copies(ctx: Context, cfg: dict) -> Outcome:
+    images = samples(ctx, FID_SAMPLES)
+    distance, _ = ctx.once("nearest:fid", lambda: ctx.refs.nearest_training_image(images))
+    share = float((distance < cfg["copy_distance"]).mean())
+    test_distance = ctx.refs.test_image_distances(len(images))
+    test_share = float((test_distance < cfg["copy_distance"]).mean())
+    return Outcome.of(share <= cfg["max_copy_share"],
+                      f"{share:.1%} of the samples lie within {cfg['copy_distance']} (RMS, 0-255) of an MNIST training image; "
+                      f"median distance {np.median(distance):.1f} (real test images: {test_share:.1%}, median {np.median(test_distance):.1f})",
+                      f"at most {cfg['max_copy_share']:.0%} near-copies",
+                      f"The samples are new images: {share:.1%} are near-copies of a training image (real test images: "
+                      f"{test_share:.1%}); the median distance to the nearest training image is {np.median(distance):.1f} "
+                      f"against {np.median(test_distance):.1f} for real test images.")
+
+
+def recomputed_fid(ctx: Context) -> float | None:
+    if not ctx.refs.fid_enabled:
+        return None
+    return ctx.once("fid", lambda: ctx.refs.fid(samples(ctx, FID_SAMPLES)))
 
 
 @check("task7", "fid_threshold")
 def fid_threshold(ctx: Context, cfg: dict) -> Outcome:
-    metrics = _fid_metrics(ctx)
-    score = number(metrics, "fid", "fid/metrics.json")
-    floor = metrics.get("floor")
-    floor_text = f" (the real-data floor at that sample size is {finite_or_none(floor)})" if floor is not None else ""
-    return Outcome(score <= cfg["max_fid"], f"FID {score:.2f}", f"<= {cfg['max_fid']}",
-                   f"FID (clean-fid, mode clean) = {score:.2f}{floor_text}.")
+    score = recomputed_fid(ctx)
+    if score is None:
+        return Outcome(NOT_RUN, "FID not computed (--no-fid)", f"<= {cfg['max_fid']}")
+    return Outcome.of(score <= cfg["max_fid"], f"FID {score:.2f}, recomputed from the {len(samples(ctx, FID_SAMPLES))} saved samples",
+                      f"<= {cfg['max_fid']}", f"FID (clean-fid, mode clean) = {score:.2f}, recomputed by the grader.")
 
 
-def finite_or_none(value) -> str:
-    return f"{value:.2f}" if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) else "n/a"
+@check("task7", "fid_claim")
+def fid_claim(ctx: Context, cfg: dict) -> Outcome:
+    claimed = ctx.sub.json("fid/metrics.json").get("fid")
+    claimed = finite(claimed, "fid/metrics.json fid")
+    if claimed < 0:
+        raise Rejected(f"fid/metrics.json fid: {claimed} is negative, and an FID never is")
+    score = recomputed_fid(ctx)
+    if score is None:
+        return Outcome(NOT_RUN, f"claimed {claimed:.3f}; not recomputed (--no-fid)", "the recomputed FID")
+    rel = abs(score - claimed) / max(score, 1e-9)
+    return Outcome.of(rel <= cfg["relative_tolerance"], f"claimed {claimed:.3f}, recomputed {score:.3f} ({rel:.2%} apart)",
+                      f"within {cfg['relative_tolerance']:.0%} of the recomputed FID",
+                      f"The FID the pipeline reported ({claimed:.2f}) agrees with the grader's ({score:.2f}).")
 
 
 @check("task7", "black_backgrounds")
 def black_backgrounds(ctx: Context, cfg: dict) -> Outcome:
-    images = _samples(ctx, "fid/samples.npz")
-    training = ctx.sub.npz("mnist_subset/subset.npz")
-    reference = float(array(training, "images", "mnist_subset/subset.npz", np.uint8).mean())
+    images = samples(ctx, FID_SAMPLES)
+    reference = ctx.refs.mean_pixel_training
     mean = float(images.mean())
-    err = abs(mean - reference) / reference if reference > 0 else math.inf
-    return Outcome(err <= cfg["max_relative_error"], f"mean pixel {mean:.1f} vs training {reference:.1f} ({err:.1%})",
-                   f"within {cfg['max_relative_error']:.0%}", f"Mean pixel of the samples {mean:.1f}, of the training images {reference:.1f}.")
-
-
-@check("task7", "fid_recomputed")
-def fid_recomputed(ctx: Context, cfg: dict) -> Outcome:
-    if ctx.recompute_fid is None:
-        return Outcome(True, "not recomputed (pass --recompute-fid)", "skipped")
-    claimed = number(_fid_metrics(ctx), "fid", "fid/metrics.json")
-    images = _samples(ctx, "fid/samples.npz")
-    score = ctx.recompute_fid(images)
-    rel = abs(score - claimed) / max(abs(claimed), 1e-9)
-    return Outcome(rel <= cfg["relative_tolerance"], f"recomputed {score:.3f} vs claimed {claimed:.3f} ({rel:.2%})",
-                   f"within {cfg['relative_tolerance']:.0%}", f"Recomputed from the saved samples: FID {score:.2f}.")
+    err = abs(mean - reference) / reference
+    return Outcome.of(err <= cfg["max_relative_error"], f"mean pixel {mean:.1f} vs MNIST's {reference:.1f} ({err:.1%})",
+                      f"within {cfg['max_relative_error']:.0%}", f"Mean pixel of the samples {mean:.1f}, of MNIST's training images {reference:.1f}.")

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import yaml
 
-from grader.checks import CHECKS, Context, Outcome
+from grader.checks import CHECKS, FAILED, NOT_RUN, PASSED, Context, Outcome
+from grader.references import References
 from grader.safe import Rejected, Submission
 
 RUBRIC = Path(__file__).with_name("rubric.yaml")
@@ -25,17 +26,31 @@ class Result:
     check: str
     points: float
     max_points: float
-    passed: bool
+    status: str  # passed, failed, not run
     required: bool
     visibility: str
     measured: str
     expected: str
+    hint: str  # what usually causes a failure, shown with every failed check
     answer: str
     figures: list[str]
 
     @property
     def name(self) -> str:
         return f"{self.task}.{self.check}"
+
+    @property
+    def passed(self) -> bool:
+        return self.status == PASSED
+
+    def feedback(self) -> str:
+        """The same lines everywhere: terminal, report.md, report.ipynb and results.json."""
+        lines = [f"measured: {self.measured}", f"expected: {self.expected}"]
+        if self.status == FAILED and self.hint:
+            lines.append(f"usual cause: {self.hint}")
+        if self.status == NOT_RUN:
+            lines.append("not run: no points given or withheld for it yet")
+        return "\n".join(lines)
 
 
 def load_rubric(path: str | Path | None = None) -> dict:
@@ -48,6 +63,12 @@ def load_rubric(path: str | Path | None = None) -> dict:
         float(rubric["statistics"]["z"])
         for key in ("max_file_bytes", "max_array_bytes", "max_image_pixels"):
             int(rubric["limits"][key])
+        for key in ("steps", "alpha_start", "alpha_end"):
+            float(rubric["lab_settings"]["schedule"][key])
+        int(rubric["lab_settings"]["image_size"])
+        for name in ("fid_statistics", "digit_classifier"):
+            str(rubric["references"][name]["file"]), str(rubric["references"][name]["sha256"])
+        float(rubric["digits"]["confidence"])
         for task, spec in rubric["tasks"].items():
             for name, cfg in spec["checks"].items():
                 if (task, name) not in CHECKS:
@@ -57,30 +78,64 @@ def load_rubric(path: str | Path | None = None) -> dict:
                 float(cfg["points"])
     except (KeyError, TypeError, ValueError, AttributeError) as err:
         raise RubricError(f"rubric {path} is malformed: {type(err).__name__}: {err}")
+    rubric["_path"] = str(path)
     return rubric
 
 
-def grade(folder: str | Path, rubric: dict, recompute_fid=None) -> list[Result]:
+def grade(folder: str | Path, rubric: dict, refs: References) -> list[Result]:
+    return grade_and_draw(folder, rubric, refs)[0]
+
+
+def grade_and_draw(folder: str | Path, rubric: dict, refs: References,
+                   figures: Path | None = None) -> tuple[list[Result], dict[str, list[Path]]]:
+    """Every check's result and, when ``figures`` is a folder, the figures the grader drew from the arrays
+    (per task)."""
     sub = Submission(Path(folder), rubric["limits"])
-    ctx = Context(sub=sub, z=float(rubric["statistics"]["z"]), recompute_fid=recompute_fid)
+    ctx = Context(sub=sub, z=float(rubric["statistics"]["z"]), refs=refs)
     results = []
     for task, spec in rubric["tasks"].items():
         for name, cfg in spec["checks"].items():
             try:
                 outcome = CHECKS[(task, name)](ctx, cfg)
             except Rejected as err:
-                outcome = Outcome(False, str(err), "a usable file")
+                outcome = Outcome(FAILED, str(err), "a usable file")
             except Exception as err:  # a check must never take the grader down; report it as a failure
-                outcome = Outcome(False, f"could not check: {type(err).__name__}: {str(err).splitlines()[0][:120] if str(err) else ''}", "")
+                text = str(err).splitlines()[0][:160] if str(err) else ""
+                outcome = Outcome(FAILED, f"could not check: {type(err).__name__}: {text}", "")
             max_points = float(cfg["points"])
+            outcome.figures = [f for f in outcome.figures if _readable_png(sub, f)]
             results.append(Result(
                 task=task, task_title=spec.get("title", task), check=name,
-                points=max_points if outcome.passed else 0.0, max_points=max_points, passed=outcome.passed,
+                points=max_points if outcome.status == PASSED else 0.0, max_points=max_points, status=outcome.status,
                 required=bool(cfg.get("required", True)), visibility=cfg.get("visibility", "visible"),
-                measured=outcome.measured, expected=outcome.expected, answer=outcome.answer, figures=outcome.figures,
+                measured=outcome.measured, expected=outcome.expected, hint=" ".join(str(cfg.get("hint", "")).split()),
+                answer=outcome.answer, figures=outcome.figures,
             ))
-    return results
+    if figures is None:
+        return results, {}
+    from grader.figures import draw_all
+
+    return results, draw_all(ctx, figures)
+
+
+def _readable_png(sub: Submission, relative: str) -> bool:
+    """A student's figure is shown (never graded) only if it is a PNG that decodes within the limits."""
+    try:
+        sub.image(relative)
+        return True
+    except Rejected:
+        return False
+
+
+def verdict(results: list[Result]) -> str:
+    """PASS when every required check ran and passed, FAIL when one failed, INCOMPLETE when one did not run."""
+    required = [r for r in results if r.required]
+    if any(r.status == FAILED for r in required):
+        return "FAIL"
+    if any(r.status == NOT_RUN for r in required):
+        return "INCOMPLETE"
+    return "PASS"
 
 
 def all_required_pass(results: list[Result]) -> bool:
-    return all(r.passed for r in results if r.required)
+    return verdict(results) == "PASS"

@@ -8,7 +8,7 @@ Every row samples with the same seed, so rows differ only by the lever. The real
 n (training images outside the subset, against the same reference) is a row of its own. The table is
 rewritten after each row, so an interrupted run keeps what it measured. Writes reports/ablation/table.csv,
 table.md and grids.png. Uses the DVC outputs data/model/model.pt, data/mnist/{train,floor}.npz and
-data/fid/reference_stats.npz (`dvc repro fid_reference train` first).
+the shipped reference statistics, grader/references/mnist_test_inception.npz (`dvc repro train` first).
 """
 
 from __future__ import annotations
@@ -66,7 +66,7 @@ def main() -> None:
     device = config.device(params)
     train = torch.from_numpy(np.load(ROOT / "data/mnist/train.npz")["images"])
     train_mean_pixel = round(float(data.to_uint8(train).mean()), 1)
-    reference = dict(np.load(ROOT / "data/fid/reference_stats.npz"))
+    reference = fid.load_statistics(ROOT / "grader/references/mnist_test_inception.npz")
     extractor = fid.FeatureExtractor(device=device, batch_size=params["fid"]["batch_size"])
     table = pd.read_csv(args.out / "table.csv") if args.append and (args.out / "table.csv").exists() else pd.DataFrame()
     rows = table.to_dict("records")

@@ -62,3 +62,18 @@ def test_fid_is_zero_for_identical_sets_and_grows_with_corruption(extractor, dig
 def test_features_refuse_non_uint8_input(extractor):
     with pytest.raises(TypeError, match="uint8"):
         extractor.features(np.zeros((4, 32, 32), dtype=np.float32))
+
+
+def test_compact_statistics_round_trip(tmp_path):
+    from ddpm_lab import io
+
+    features = np.random.default_rng(0).standard_normal((50, 6))
+    stats = fid.statistics(features)
+    for dtype, tol in (("float64", 0), ("float32", 1e-6), ("float16", 1e-2)):
+        io.write_npz(tmp_path / "s.npz", **fid.compact(stats, dtype))
+        back = fid.load_statistics(tmp_path / "s.npz")
+        assert np.array_equal(back["mu"], stats["mu"]) and int(back["n"]) == 50
+        assert np.array_equal(back["sigma"], back["sigma"].T)
+        assert np.abs(back["sigma"] - stats["sigma"]).max() <= tol * np.abs(stats["sigma"]).max()
+    io.write_npz(tmp_path / "full.npz", **stats)
+    assert np.array_equal(fid.load_statistics(tmp_path / "full.npz")["sigma"], stats["sigma"])

@@ -22,19 +22,28 @@ def tiny_params(root: Path, mnist_dir: Path) -> dict:
     params["train"].update(epochs=3, batch_size=16, checkpoint_every=1, warmup_steps=1, learning_rate=0.005)
     params["sampler"].update(steps=10, batch_size=16)
     params["fid"].update(n_generated=20, n_reference=20, n_floor=20, batch_size=10)
+    params["digit_classifier"].update(n_train=200, epochs=1, batch_size=50)
     return params
 
 
-def tiny_rubric(root: Path, path: Path) -> Path:
-    """The shipped rubric with its sizes scaled to the tiny run; the FID threshold is waived, visibly."""
+def tiny_rubric(root: Path, project: Path, path: Path) -> Path:
+    """The shipped rubric with its sizes scaled to the tiny run, measured against the tiny run's own 20-image
+    reference statistics; the FID threshold and the digit checks (a 3-epoch model draws no digits) are waived,
+    visibly."""
+    from ddpm_lab.io import file_digest
+
     rubric = yaml.safe_load((root / "grader/rubric.yaml").read_text())
-    rubric["lab"] += " (tiny integration run: sizes scaled down, FID threshold waived)"
+    rubric["lab"] += " (tiny integration run: sizes scaled down, FID threshold and digit checks waived)"
+    stats = project / "grader/references/mnist_test_inception.npz"
+    rubric["references"]["fid_statistics"].update(file=str(stats), sha256=file_digest(stats, "sha256"))
+    rubric["references"]["digit_classifier"]["file"] = str(root / "grader/references/digit_classifier.pt")
     checks = {t: spec["checks"] for t, spec in rubric["tasks"].items()}
-    checks["task3"]["balanced_subset"].update(n_images=100, per_class=10)
+    checks["task3"]["balanced_subset"].update(n_images=100)
     checks["task6"]["epochs"]["min_epochs"] = 3
-    checks["task7"]["sample_counts"].update(min_generated=20, min_reference=20)
+    checks["task7"]["sample_counts"].update(min_generated=20)
     checks["task7"]["fid_threshold"].update(max_fid=1e9)
-    checks["task7"]["black_backgrounds"]["required"] = False
+    for name in ("sample_grid", "digits_recognised", "black_backgrounds"):
+        (checks["task6"] if name == "sample_grid" else checks["task7"])[name]["required"] = False
     path.write_text(yaml.safe_dump(rubric))
     return path
 
@@ -69,9 +78,10 @@ def project(root, mnist_dir, tmp_path_factory):
 
 
 def test_repro_produces_every_stage_output(project):
-    for stage in ("gaussian_demo", "gndm_fit", "mnist_subset", "forward_demo", "train", "sample_grid", "fid_reference", "fid_floor", "fid"):
+    for stage in ("gaussian_demo", "gndm_fit", "mnist_subset", "forward_demo", "train", "sample_grid", "digit_classifier",
+                  "fid_reference", "fid_floor", "fid"):
         metrics = json.loads((project / "reports" / stage / "metrics.json").read_text())
-        assert metrics["seconds"] >= 0
+        assert metrics["seconds"] > 0, stage
     fid = json.loads((project / "reports/fid/metrics.json").read_text())
     assert fid["n_generated"] == 20 and fid["n_reference"] == 20 and np.isfinite(fid["fid"]) and fid["fid"] > 0
     with np.load(project / "reports/fid/samples.npz") as f:
@@ -80,14 +90,17 @@ def test_repro_produces_every_stage_output(project):
     assert "Data and pipelines are up to date" in run(["dvc", "status"], project).stdout
 
 
-def test_grader_passes_the_tiny_run_with_its_scaled_rubric(project, root, tmp_path):
-    rubric = tiny_rubric(root, tmp_path / "tiny.yaml")
-    stats = project / "data/fid/reference_stats.npz"  # the tiny run's own trusted statistics
+def test_grader_passes_the_tiny_run_with_its_scaled_rubric(project, root, mnist_dir, tmp_path):
+    rubric = tiny_rubric(root, project, tmp_path / "tiny.yaml")
     proc = run([sys.executable, "-m", "grader", str(project / "reports"), "--rubric", str(rubric), "--out", str(tmp_path / "out"),
-                "--recompute-fid", "--reference-stats", str(stats)], root, check=False)
+                "--mnist-dir", str(mnist_dir)], root, check=False)
     assert proc.returncode == 0, proc.stdout[-3000:]
-    assert "recomputed" in proc.stdout
-    assert "FID threshold waived" in (tmp_path / "out/report.md").read_text()
+    tests = {t["name"].split(": ")[-1]: t for t in json.loads((tmp_path / "out/results.json").read_text())["tests"]}
+    claimed = json.loads((project / "reports/fid/metrics.json").read_text())["fid"]
+    assert tests["fid_claim"]["status"] == "passed" and f"claimed {claimed:.3f}, recomputed" in tests["fid_claim"]["output"]
+    assert "FID threshold and digit checks waived" in (tmp_path / "out/report.md").read_text()
+    shipped = json.loads((project / "reports/digit_classifier/metrics.json").read_text())
+    assert shipped["n_train"] == 200 and 0 <= shipped["test_accuracy"] <= 1
 
 
 def test_repro_twice_is_deterministic(project):
@@ -119,7 +132,7 @@ def test_remote_push_fresh_clone_pull_gives_identical_outputs(project, tmp_path)
     clone = tmp_path / "clone"
     run(["git", "clone", "-q", str(project), str(clone)], tmp_path)
     run(["dvc", "pull"], clone, timeout=600)
-    for rel in ("data/model/model.pt", "data/fid/reference_stats.npz", "data/mnist/train.npz"):
+    for rel in ("data/model/model.pt", "data/fid/floor_stats.npz", "data/mnist/train.npz"):
         assert (clone / rel).read_bytes() == (project / rel).read_bytes()
     assert "Data and pipelines are up to date" in run(["dvc", "status"], clone).stdout
 

@@ -1,0 +1,142 @@
+"""What the grader measures submissions against: its own files and its own copy of MNIST, never anything
+of a submission's. Files are checked against the SHA-256 the rubric records before they are used, and each
+is loaded once per grader process (a class is graded with one set of references).
+
+- the Inception statistics of the 10,000 MNIST test images (``references/mnist_test_inception.npz``)
+- the digit classifier (``references/digit_classifier.pt``, loaded with ``weights_only=True``)
+- MNIST itself, MD5-checked, prepared at 32×32 as the pipeline prepares it (for near-copies and Task 3)
+- numbers that follow from the lab's settings (√ᾱ_t), computed by the library's schedule code
+"""
+
+from __future__ import annotations
+
+import hashlib
+from functools import cached_property
+from pathlib import Path
+
+import numpy as np
+
+HERE = Path(__file__).resolve().parent
+DEFAULT_MNIST = HERE.parent / "data" / "raw" / "mnist"
+
+
+class ReferenceUnavailable(Exception):
+    """A reference file of the grader is missing or does not match the rubric: grading cannot run."""
+
+
+def _verified(spec: dict, what: str) -> Path:
+    from ddpm_lab.io import file_digest
+
+    path = Path(spec["file"])
+    path = path if path.is_absolute() else HERE / path
+    if not path.is_file():
+        raise ReferenceUnavailable(f"the grader's {what} {path} is missing")
+    digest = file_digest(path, "sha256")
+    if digest != spec["sha256"]:
+        raise ReferenceUnavailable(f"the grader's {what} {path} has SHA-256 {digest}, the rubric records {spec['sha256']}")
+    return path
+
+
+class References:
+    def __init__(self, rubric: dict, mnist_dir: Path | None = None, fid: bool = True) -> None:
+        self.rubric = rubric
+        self.mnist_dir = Path(mnist_dir) if mnist_dir else DEFAULT_MNIST
+        self.fid_enabled = fid
+        self._fid_memo: dict[str, float] = {}
+        self._test_distances: dict[int, np.ndarray] = {}
+        settings = rubric["lab_settings"]
+        from ddpm_lab.schedule import NoiseSchedule
+
+        s = settings["schedule"]
+        self.schedule = NoiseSchedule.linear(s["alpha_start"], s["alpha_end"], s["steps"])
+        self.image_size = int(settings["image_size"])
+
+    # numbers that follow from the lab's settings -------------------------------------------------------
+    def sqrt_alpha_bar(self, t: int) -> float:
+        """√ᾱ_t of the lab's schedule (eq. 27), t = 0 … T."""
+        return float(self.schedule.alpha_bars[t].sqrt())
+
+    # the grader's files -----------------------------------------------------------------------------------
+    @cached_property
+    def fid_statistics(self) -> dict[str, np.ndarray]:
+        from ddpm_lab import fid
+
+        return fid.load_statistics(_verified(self.rubric["references"]["fid_statistics"], "FID reference statistics"))
+
+    @cached_property
+    def classifier(self):
+        from ddpm_lab import classifier
+
+        return classifier.load(_verified(self.rubric["references"]["digit_classifier"], "digit classifier"))
+
+    @cached_property
+    def _extractor(self):
+        from ddpm_lab import fid
+
+        return fid.FeatureExtractor()
+
+    def fid(self, images: np.ndarray) -> float:
+        """FID (clean-fid, mode "clean") of uint8 samples against the shipped statistics; the same samples
+        are measured once per process."""
+        from ddpm_lab import fid
+
+        key = hashlib.sha256(np.ascontiguousarray(images).tobytes() + str(images.shape).encode()).hexdigest()
+        if key not in self._fid_memo:
+            features = self._extractor.features(images, progress=_bar(f"Inception features of {len(images)} samples"))
+            self._fid_memo[key] = fid.frechet_distance(fid.statistics(features), self.fid_statistics)
+        return self._fid_memo[key]
+
+    # MNIST, the grader's own copy ---------------------------------------------------------------------------
+    @cached_property
+    def _mnist_folder(self) -> Path:
+        from ddpm_lab.data import fetch_mnist
+
+        return fetch_mnist(self.mnist_dir)
+
+    @cached_property
+    def train_images(self) -> tuple[np.ndarray, np.ndarray]:
+        from ddpm_lab.data import prepared_split
+
+        return prepared_split(self._mnist_folder, "train", self.image_size)
+
+    @cached_property
+    def test_images(self) -> tuple[np.ndarray, np.ndarray]:
+        from ddpm_lab.data import prepared_split
+
+        return prepared_split(self._mnist_folder, "test", self.image_size)
+
+    @cached_property
+    def _train_matrix(self) -> tuple[np.ndarray, np.ndarray]:
+        x = self.train_images[0].reshape(len(self.train_images[0]), -1).astype(np.float32)
+        return x, (x * x).sum(1)
+
+    def nearest_training_image(self, images: np.ndarray, chunk: int = 500) -> tuple[np.ndarray, np.ndarray]:
+        """For each uint8 image, the RMS pixel distance (0-255 scale) to its nearest MNIST training image and
+        that image's index."""
+        train, train_sq = self._train_matrix
+        distances, indices = [], []
+        for start in range(0, len(images), chunk):
+            a = images[start:start + chunk].reshape(-1, train.shape[1]).astype(np.float32)
+            d2 = (a * a).sum(1)[:, None] + train_sq[None, :] - 2 * a @ train.T
+            nearest = d2.argmin(1)
+            exact = ((a - train[nearest]) ** 2).sum(1)  # recomputed directly: no cancellation error
+            distances.append(np.sqrt(exact / train.shape[1]))
+            indices.append(nearest)
+        return np.concatenate(distances), np.concatenate(indices)
+
+    def test_image_distances(self, n: int) -> np.ndarray:
+        """:meth:`nearest_training_image` distances of the first ``n`` test images: what real, unseen digits
+        score (the same for every submission of that size, so measured once)."""
+        if n not in self._test_distances:
+            self._test_distances[n] = self.nearest_training_image(self.test_images[0][:n])[0]
+        return self._test_distances[n]
+
+    @cached_property
+    def mean_pixel_training(self) -> float:
+        return float(self.train_images[0].mean())
+
+
+def _bar(desc: str):
+    from tqdm import tqdm
+
+    return lambda it: tqdm(it, desc=desc, unit="batch", leave=False)

@@ -1,0 +1,121 @@
+"""The measurements behind the grader's thresholds (grader/rubric.yaml), written to grader/references/thresholds.md.
+
+For each set of images, the grader's own measures: the share its digit classifier recognises with confidence,
+the share of the most and least frequent digit, the share of near-copies of MNIST training images at several
+distances and the median distance to the nearest training image, and (with --fid) the FID against the shipped
+statistics. The sets:
+
+- real MNIST test images (what a perfect generator would score), and training images of the subset (a forgery)
+- the committed run's FID samples (reports/fid/samples.npz)
+- any other saved samples given with --samples LABEL=PATH (e.g. the lab's literal sampler)
+- an undertrained model: --undertrained-epochs N trains the pipeline's U-Net for N epochs (params.yaml otherwise)
+  and samples it with the pipeline's sampler
+- noise: random pixels, 0 or 255, with MNIST's mean pixel
+
+With --fid, the FID of the models' samples too (not of the real images: the test images are part of the
+reference).
+
+    python scripts/grader_thresholds.py --samples "lab's literal sampler=/tmp/literal.npz" --undertrained-epochs 10 40 --fid
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from ddpm_lab import classifier, io  # noqa: E402
+from grader.references import References  # noqa: E402
+from grader.runner import load_rubric  # noqa: E402
+
+DISTANCES = (5.0, 10.0, 15.0, 20.0)
+
+
+def undertrained_samples(epochs: int, n: int, seed: int) -> np.ndarray:
+    import torch
+
+    from ddpm_lab import config, data, params as params_module
+    from ddpm_lab.sampler import sample
+    from ddpm_lab.training import train
+    from ddpm_lab.unet import UNet
+
+    params = params_module.load(ROOT / "params.yaml")
+    torch.manual_seed(params["seed"])
+    images = torch.from_numpy(np.load(ROOT / "data/mnist/train.npz")["images"])
+    model = UNet(config.unet_config(params))
+    cfg = dataclasses.replace(config.train_config(params), epochs=epochs)
+    state = train(model, config.schedule(params), images, cfg)
+    net = state.ema if params["sampler"]["use_ema"] else state.model
+    size = params["data"]["image_size"]
+    out = sample(net.eval(), config.schedule(params), n, (1, size, size), config.sampler_config(params), seed=seed,
+                 mean_image=images.mean(0))
+    return data.to_uint8(out)
+
+
+def measure(refs: References, images: np.ndarray, confidence: float, with_fid: bool) -> dict:
+    m = classifier.measure(refs.classifier, images, confidence)
+    distance, _ = refs.nearest_training_image(images)
+    row = {"n": m.n, "confident_share": round(m.confident_share, 4), "not_digit_share": round(m.not_digit_share, 4), "min_digit_share": round(float(m.shares.min()), 4),
+           "max_digit_share": round(float(m.shares.max()), 4), "counts": " ".join(map(str, m.counts)),
+           "median_nn_distance": round(float(np.median(distance)), 2), "mean_pixel": round(float(images.mean()), 1)}
+    for d in DISTANCES:
+        row[f"copies<{d:g}"] = round(float((distance < d).mean()), 4)
+    if with_fid:
+        row["fid"] = round(refs.fid(images), 2)
+    return row
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--n", type=int, default=2000)
+    parser.add_argument("--samples", action="append", default=[], help="LABEL=PATH of a samples.npz (array 'images')")
+    parser.add_argument("--undertrained-epochs", type=int, nargs="*", default=[], help="train and sample a model per count")
+    parser.add_argument("--fid", action="store_true", help="also the FID of each model's samples (Inception: minutes per set)")
+    parser.add_argument("--out", type=Path, default=ROOT / "grader/references/thresholds")
+    args = parser.parse_args()
+
+    rubric = load_rubric()
+    refs = References(rubric)
+    confidence = rubric["digits"]["confidence"]
+    rng = np.random.default_rng(0)
+    mean = refs.mean_pixel_training
+    sets = {
+        "real MNIST test images": refs.test_images[0][: args.n],
+        "committed run (reports/fid/samples.npz)": np.load(ROOT / "reports/fid/samples.npz")["images"][: args.n],
+    }
+    for item in args.samples:
+        label, path = item.split("=", 1)
+        sets[label] = np.load(path)["images"][: args.n]
+    for epochs in args.undertrained_epochs:
+        start = time.perf_counter()
+        sets[f"undertrained ({epochs} epochs)"] = undertrained_samples(epochs, args.n, seed=3)
+        print(f"{epochs}-epoch model trained and sampled in {time.perf_counter() - start:.0f} s")
+    sets["copies of the training subset (forgery)"] = np.load(ROOT / "reports/mnist_subset/subset.npz")["images"][: args.n]
+    sets["noise with MNIST's mean pixel"] = np.where(rng.random((args.n, 32, 32)) < mean / 255, 255, 0).astype(np.uint8)
+
+    generated = {label for label in sets if label.startswith(("committed", "undertrained"))} | {s.split("=")[0] for s in args.samples}
+    rows = []
+    for label, images in sets.items():
+        row = {"images": label, **measure(refs, images, confidence, args.fid and label in generated)}
+        print(row)
+        rows.append(row)
+    import pandas as pd
+
+    table = pd.DataFrame(rows)
+    io.write_text(args.out.with_suffix(".csv"), table.to_csv(index=False))
+    command = " ".join(f'"{a}"' if " " in a else a for a in sys.argv[1:])
+    header = (f"# Measurements behind the grader's thresholds\n\nMade by `python scripts/grader_thresholds.py "
+              f"{command}`. Classifier confidence {confidence}; distances are RMS over the 32x32 pixels "
+              f"(0-255) to the nearest of MNIST's 60,000 training images; `copies<d` is the share of images nearer than d.\n\n")
+    io.write_text(args.out.with_suffix(".md"), header + table.to_markdown(index=False) + "\n")
+
+
+if __name__ == "__main__":
+    main()
