@@ -339,18 +339,22 @@ def digits_recognised(ctx: Context, cfg: dict) -> Outcome:
 
 @check("task7", "not_training_copies")
 def not_training_copies(ctx: Context, cfg: dict) -> Outcome:
+    """Samples must be new images: neither near-copies of MNIST's training images nor of its test images (the
+    FID reference itself, which copies would score well against)."""
     images = samples(ctx, FID_SAMPLES)
     distance, _ = ctx.once("nearest:fid", lambda: ctx.refs.nearest_training_image(images))
     share = float((distance < cfg["copy_distance"]).mean())
+    test_copies = float((ctx.refs.nearest_test_image(images)[0] < cfg["copy_distance"]).mean())
     test_distance = ctx.refs.test_image_distances(len(images))
     test_share = float((test_distance < cfg["copy_distance"]).mean())
-    return Outcome.of(share <= cfg["max_copy_share"],
-                      f"{share:.1%} of the samples lie within {cfg['copy_distance']} (RMS, 0-255) of an MNIST training image; "
-                      f"median distance {np.median(distance):.1f} (real test images: {test_share:.1%}, median {np.median(test_distance):.1f})",
-                      f"at most {cfg['max_copy_share']:.0%} near-copies",
+    return Outcome.of(share <= cfg["max_copy_share"] and test_copies <= cfg["max_copy_share"],
+                      f"{share:.1%} of the samples lie within {cfg['copy_distance']} (RMS, 0-255) of an MNIST training image, "
+                      f"{test_copies:.1%} of a test image; median distance to the training images {np.median(distance):.1f} "
+                      f"(real test images: {test_share:.1%} within, median {np.median(test_distance):.1f})",
+                      f"at most {cfg['max_copy_share']:.0%} near-copies of either",
                       f"The samples are new images: {share:.1%} are near-copies of a training image (real test images: "
-                      f"{test_share:.1%}); the median distance to the nearest training image is {np.median(distance):.1f} "
-                      f"against {np.median(test_distance):.1f} for real test images.")
+                      f"{test_share:.1%}) and {test_copies:.1%} of a test image; the median distance to the nearest "
+                      f"training image is {np.median(distance):.1f} against {np.median(test_distance):.1f} for real test images.")
 
 
 def recomputed_fid(ctx: Context) -> float | None:

@@ -78,7 +78,6 @@ def load_rubric(path: str | Path | None = None) -> dict:
                 float(cfg["points"])
     except (KeyError, TypeError, ValueError, AttributeError) as err:
         raise RubricError(f"rubric {path} is malformed: {type(err).__name__}: {err}")
-    rubric["_path"] = str(path)
     return rubric
 
 
@@ -135,7 +134,3 @@ def verdict(results: list[Result]) -> str:
     if any(r.status == NOT_RUN for r in required):
         return "INCOMPLETE"
     return "PASS"
-
-
-def all_required_pass(results: list[Result]) -> bool:
-    return verdict(results) == "PASS"

@@ -140,6 +140,15 @@ def test_forged_samples_copied_from_the_training_subset_fail_as_copies(good, rub
     assert results["task7.digits_recognised"].passed  # they are digits, just not new ones
 
 
+def test_forged_samples_copied_from_mnists_test_images_fail_as_copies(good, rubric, quick):
+    """Test images would score a low FID (they are the reference) and be recognised as digits: caught as copies."""
+    np.savez_compressed(good / "fid/samples.npz", images=quick.test_images[0][-2000:])
+    results = by_name(grade(good, rubric, quick))
+    assert not results["task7.not_training_copies"].passed
+    assert "100.0% of a test image" in results["task7.not_training_copies"].measured
+    assert results["task7.digits_recognised"].passed
+
+
 def test_forged_fid_claim_below_the_recomputed_one_fails(good, rubric, with_fid):
     metrics = fid_metrics(good)
     metrics["fid"] = metrics["fid"] * 0.5

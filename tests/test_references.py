@@ -59,7 +59,7 @@ def test_sqrt_alpha_bar_follows_from_the_lab_settings_not_the_rubric(rubric, roo
 def test_a_tampered_reference_is_refused(rubric, tmp_path):
     forged = tmp_path / "stats.npz"
     forged.write_bytes((HERE / rubric["references"]["fid_statistics"]["file"]).read_bytes()[:-10])
-    tampered = yaml.safe_load(yaml.safe_dump({k: v for k, v in rubric.items() if k != "_path"}))
+    tampered = yaml.safe_load(yaml.safe_dump(rubric))
     tampered["references"]["fid_statistics"]["file"] = str(forged)
     with pytest.raises(ReferenceUnavailable, match="SHA-256"):
         References(tampered).fid_statistics
