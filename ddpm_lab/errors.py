@@ -15,3 +15,14 @@ class InceptionUnavailable(RuntimeError):
 
 class TrainingDiverged(RuntimeError):
     """The training loss became NaN or infinite."""
+
+
+class ConfigError(ValueError):
+    """Settings out of range or of the wrong type: ``problems`` maps each field to what is wrong with it.
+
+    Raised with every problem of a config at once (see :mod:`ddpm_lab.rules`), never just the first.
+    """
+
+    def __init__(self, problems: dict[str, str]) -> None:
+        self.problems = dict(problems)
+        super().__init__("; ".join(f"{name}: {why}" for name, why in self.problems.items()))

@@ -17,16 +17,16 @@ import importlib.util
 import json
 import os
 import platform
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable, Iterable
 
 import numpy as np
 import torch
 from torch import nn
 from torch.nn import functional as F
 
-from ddpm_lab.io import file_digest
 from ddpm_lab.errors import InceptionUnavailable
+from ddpm_lab.io import file_digest
 
 INCEPTION_FILENAME = "inception-2015-12-05.pt"
 FID_HELPER_FILE = "default_1.pt"
@@ -127,16 +127,19 @@ class FeatureExtractor:
         batch = [self.resize(to_rgb(img)).transpose(2, 0, 1) for img in images]
         return torch.from_numpy(np.stack(batch))
 
-    def features(self, images: np.ndarray, progress: Callable[[Iterable], Iterable] | None = None) -> np.ndarray:
-        """images: (N, H, W) or (N, H, W, 3) uint8 → (N, 2048) float64 Inception features."""
+    def features(self, images: np.ndarray, progress: Callable[[int, int], None] | None = None) -> np.ndarray:
+        """images: (N, H, W) or (N, H, W, 3) uint8 → (N, 2048) float64 Inception features;
+        ``progress(done, total)`` after each batch."""
         from cleanfid.fid import get_batch_features
 
         check_uint8_images(images)
         starts = range(0, len(images), self.batch_size)
         out = []
-        for start in progress(starts) if progress else starts:
+        for done, start in enumerate(starts, 1):
             batch = self._resized(images[start : start + self.batch_size])
             out.append(get_batch_features(batch, self.model, self.device))
+            if progress:
+                progress(done, len(starts))
         return np.concatenate(out).astype(np.float64)
 
 
@@ -149,14 +152,6 @@ def check_uint8_images(images: np.ndarray) -> None:
         raise TypeError(f"expected a uint8 numpy array of images, got {getattr(images, 'dtype', type(images))}")
     if images.ndim not in (3, 4) or (images.ndim == 4 and images.shape[3] != 3) or len(images) < 2:
         raise ValueError(f"expected at least 2 images shaped (N, H, W) or (N, H, W, 3), got {images.shape}")
-
-
-def statistics_of(images: np.ndarray, extractor: FeatureExtractor, what: str) -> dict[str, np.ndarray]:
-    """Inception statistics of uint8 images, with a progress bar."""
-    from tqdm import tqdm
-
-    bar = lambda it: tqdm(it, desc=f"Inception features of {len(images)} {what}", unit="batch")  # noqa: E731
-    return statistics(extractor.features(images, bar))
 
 
 def statistics(features: np.ndarray) -> dict[str, np.ndarray]:
@@ -172,13 +167,18 @@ def frechet_distance(a: dict[str, np.ndarray], b: dict[str, np.ndarray]) -> floa
 
 # Storing reference statistics compactly ------------------------------------------------------------------
 # Σ is symmetric, so only its upper triangle is stored, in ``dtype``; μ stays float64 (2048 numbers). What the
-# rounding costs is measured on real samples (README, "The grader's references").
+# rounding costs is measured by the fid_reference stage (reports/fid_reference/metrics.json; docs/grading.md,
+# "The grader's references").
+
 
 def compact(stats: dict[str, np.ndarray], dtype: str) -> dict[str, np.ndarray]:
     """``statistics()`` as stored: μ (float64), the upper triangle of Σ in ``dtype``, n."""
     rows, cols = np.triu_indices(len(stats["mu"]))
-    return {"mu": np.asarray(stats["mu"], np.float64), "sigma_upper": stats["sigma"][rows, cols].astype(dtype),
-            "n": np.asarray(stats["n"])}
+    return {
+        "mu": np.asarray(stats["mu"], np.float64),
+        "sigma_upper": stats["sigma"][rows, cols].astype(dtype),
+        "n": np.asarray(stats["n"]),
+    }
 
 
 def expand(stored: dict[str, np.ndarray]) -> dict[str, np.ndarray]:

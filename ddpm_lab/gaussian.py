@@ -24,11 +24,15 @@ def sample_normal(n: int, mean: torch.Tensor, seed: int) -> torch.Tensor:
 def gndm_loss(x: torch.Tensor, mu: torch.Tensor) -> torch.Tensor:
     """The empirical negative log-likelihood of the white normal of eq. (22), constants dropped:
     1/(2N) Σ ‖x_n − μ‖². Eq. (23) prints it with a minus sign; minimizing this is the ERM of eq. (21)."""
+    # BEGIN SOLUTION
     return 0.5 * (x - mu).square().sum(dim=1).mean()
+    # END SOLUTION
+    # STUB: raise NotImplementedError("Task 2: the NLL of the white normal, eq. (22)")
 
 
 def fit_gndm(x: torch.Tensor, learning_rate: float, steps: int) -> tuple[torch.Tensor, list[float]]:
     """Solve eq. (23) (sign corrected) by gradient descent from μ = 0; return μ* and the loss per step."""
+    # BEGIN SOLUTION
     mu = torch.zeros(x.shape[1], dtype=x.dtype, requires_grad=True)
     optimizer = torch.optim.SGD([mu], lr=learning_rate)
     history = []
@@ -39,3 +43,5 @@ def fit_gndm(x: torch.Tensor, learning_rate: float, steps: int) -> tuple[torch.T
         optimizer.step()
         history.append(loss.item())
     return mu.detach(), history
+    # END SOLUTION
+    # STUB: raise NotImplementedError("Task 2: gradient descent on the NLL, eq. (23)")

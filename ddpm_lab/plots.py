@@ -19,7 +19,7 @@ def tile(images: np.ndarray, n_rows: int | None = None, pad: int = 2) -> np.ndar
     canvas = np.full((rows * (h + pad) + pad, cols * (w + pad) + pad), 128, dtype=np.uint8)
     for i, img in enumerate(images):
         r, c = divmod(i, cols)
-        canvas[pad + r * (h + pad): pad + r * (h + pad) + h, pad + c * (w + pad): pad + c * (w + pad) + w] = img
+        canvas[pad + r * (h + pad) : pad + r * (h + pad) + h, pad + c * (w + pad) : pad + c * (w + pad) + w] = img
     return canvas
 
 
@@ -61,8 +61,9 @@ def scatter_over_density(samples: np.ndarray, density, center, title: str, extra
     return fig
 
 
-def forward_process(images: list[np.ndarray], timesteps: list[int], sqrt_alpha_bars: list[float],
-                    title: str = "Forward process, eq. (27)"):
+def forward_process(
+    images: list[np.ndarray], timesteps: list[int], sqrt_alpha_bars: list[float], title: str = "Forward process, eq. (27)"
+):
     """One image at several timesteps of the forward process, side by side, on one shared grey scale
     (black = −3, white = +3: x_0 in [−1, 1] and N(0, 1) noise both fit), so brightness compares across t."""
     fig, axes = plt.subplots(1, len(images), figsize=(2.2 * len(images), 2.9), squeeze=False)

@@ -5,26 +5,30 @@ At each step, for t = T, …, 1:
     x_{t−1} = μ_p(x_t, t) + σ(t) · z,   z ~ N(0, I)  (no noise at t = 1)
 
 with μ_p from the predicted noise, eq. (35), and σ²(t) = σ_q²(t) = (1 − ᾱ_{t−1}) / (1 − ᾱ_t) · (1 − α_t), the
-variance of eq. (28). Options (each off by default except where params.yaml says otherwise; README
-"Sampler options" has the numbers):
+variance of eq. (28). Options (each off by default except where params.yaml says otherwise;
+reports/ablation/table.md has what each costs or buys):
 
 - ``clip_x0``: form x̂_0 from ε̂ (eq. 27 solved for x_0), clip it to [−1, 1] and take μ from eq. (29) —
   algebraically eq. (35) when nothing is clipped;
 - ``start``: ``"standard_normal"`` x_T ~ N(0, I) as in the lab, or ``"forward_marginal"``,
   x_T = √ᾱ_T · m + √(1 − ᾱ_T) · ε with m the mean training image (what eq. 27 actually gives at t = T);
 - ``variance``: ``"posterior"`` σ_q²(t) as the lab says, or ``"beta"`` (1 − α_t);
-- ``timesteps``: a decreasing subsequence of 1..T (respacing, as in improved DDPM): the same update with
-  the schedule re-derived on that subsequence, ᾱ kept.
+- ``steps``: fewer than T steps, on an evenly spaced subsequence of 1..T (respacing, as in improved DDPM):
+  the same update with the schedule re-derived on that subsequence, ᾱ kept.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable, Iterable
 
+import numpy as np
 import torch
 
+from ddpm_lab.data import to_uint8
+from ddpm_lab.rules import Rules
 from ddpm_lab.schedule import NoiseSchedule, posterior_mean_from_noise, posterior_mean_from_x0, predict_x0
+from ddpm_lab.unet import UNet
 
 
 @dataclass(frozen=True)
@@ -34,12 +38,26 @@ class SamplerConfig:
     variance: str = "posterior"
     clip_x0: bool = False
     batch_size: int = 500
+    use_ema: bool = True  # which weights of the trained model to sample with: for whoever loads the model
 
     def __post_init__(self) -> None:
-        if self.start not in ("standard_normal", "forward_marginal"):
-            raise ValueError(f"start must be standard_normal or forward_marginal, got {self.start!r}")
-        if self.variance not in ("posterior", "beta"):
-            raise ValueError(f"variance must be posterior or beta, got {self.variance!r}")
+        rules = Rules(self)
+        if self.steps is not None:
+            rules.integer("steps", low=1)
+        rules.choice("start", ("standard_normal", "forward_marginal"))
+        rules.choice("variance", ("posterior", "beta"))
+        rules.flag("clip_x0")
+        rules.flag("use_ema")
+        rules.integer("batch_size", low=1)
+        rules.raise_problems()
+
+    def describe(self, total_steps: int) -> str:
+        """The settings in words, as figure titles print them."""
+        return (
+            f"{'EMA' if self.use_ema else 'raw'} weights, x_T from {self.start.replace('_', ' ')}, "
+            f"{min(self.steps or total_steps, total_steps)} of {total_steps} steps, "
+            f"{self.variance} variance{', x_0 clipped' if self.clip_x0 else ''}"
+        )
 
 
 def respaced(schedule: NoiseSchedule, steps: int | None) -> tuple[NoiseSchedule, torch.Tensor]:
@@ -72,6 +90,30 @@ def start_noise(
     return alpha_bar**0.5 * mean_image.reshape(1, *shape[1:]) + (1 - alpha_bar) ** 0.5 * noise
 
 
+def backward_step(
+    schedule: NoiseSchedule, x_t: torch.Tensor, eps: torch.Tensor, t: int, config: SamplerConfig, z: torch.Tensor | None
+) -> torch.Tensor:
+    """x_{t−1} from x_t and the predicted noise ε̂(x_t, t): one step of the backward process, eq. (33).
+
+    1. The mean μ_p(x_t, t) from ε̂, eq. (35); with ``clip_x0``, x̂_0 from eq. (27) clipped to [−1, 1] and
+       μ_q(x_t, x̂_0) of eq. (29) instead (the same value when nothing is clipped).
+    2. The variance σ²(t): σ_q²(t) of eq. (28) ("posterior") or 1 − α_t ("beta").
+    3. x_{t−1} = μ_p + σ(t) · z with z ~ N(0, I); at t = 1 no noise is added (``z`` is None): x_0 = μ_p.
+    """
+    # BEGIN SOLUTION
+    steps = torch.full((len(x_t),), t, dtype=torch.long)
+    if config.clip_x0:  # 1
+        mean = posterior_mean_from_x0(schedule, x_t, predict_x0(schedule, x_t, eps, steps).clamp(-1, 1), steps)
+    else:
+        mean = posterior_mean_from_noise(schedule, x_t, eps, steps)
+    if z is None:  # 3, at t = 1
+        return mean
+    variance = schedule.posterior_variance[t] if config.variance == "posterior" else 1 - schedule.alphas[t]  # 2
+    return mean + variance.sqrt().item() * z  # 3
+    # END SOLUTION
+    # STUB: raise NotImplementedError("Task 5: one step of the backward process, eq. (33)")
+
+
 @torch.no_grad()
 def sample(
     model: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
@@ -82,38 +124,47 @@ def sample(
     seed: int = 0,
     device: str | torch.device = "cpu",
     mean_image: torch.Tensor | None = None,
-    progress: Callable[[Iterable], Iterable] | None = None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> torch.Tensor:
     """Draw ``n`` samples (n, *shape) in model range, batch by batch; the same seed gives the same samples.
+    ``progress(done, total)`` after each step of each batch.
 
     All randomness comes from one CPU generator seeded with ``seed`` and is drawn in a fixed order, so the
     result does not depend on the device beyond floating-point rounding.
     """
     device = torch.device(device)
     sub, taus = respaced(schedule, config.steps)
-    variance = sub.posterior_variance if config.variance == "posterior" else 1 - sub.alphas
     generator = torch.Generator().manual_seed(seed)
+    starts = range(0, n, config.batch_size)
+    total, done = len(starts) * sub.steps, 0
     batches = []
-    starts = list(range(0, n, config.batch_size))
-    steps = list(range(sub.steps, 0, -1))
-    work = [(s, i) for s in starts for i in steps]
-    iterator = iter(progress(work) if progress else work)
     for start in starts:
         size = min(config.batch_size, n - start)
         x = start_noise(sub, config, (size, *shape), generator, mean_image).to(device)
-        for i in steps:
-            next(iterator)
-            t = torch.full((size,), i, dtype=torch.long)
-            eps = model(x, taus[t].to(device)).float()
-            if config.clip_x0:
-                x0 = predict_x0(sub, x, eps, t).clamp(-1, 1)
-                mean = posterior_mean_from_x0(sub, x, x0, t)
-            else:
-                mean = posterior_mean_from_noise(sub, x, eps, t)
-            if i > 1:
-                z = torch.randn((size, *shape), generator=generator).to(device)
-                x = mean + variance[i].sqrt().item() * z
-            else:
-                x = mean
+        for i in range(sub.steps, 0, -1):
+            eps = model(x, taus[torch.full((size,), i, dtype=torch.long)].to(device)).float()
+            z = torch.randn((size, *shape), generator=generator).to(device) if i > 1 else None
+            x = backward_step(sub, x, eps, i, config, z)
+            done += 1
+            if progress:
+                progress(done, total)
         batches.append(x.cpu())
     return torch.cat(batches)
+
+
+def generate(
+    model: UNet,
+    schedule: NoiseSchedule,
+    n: int,
+    config: SamplerConfig,
+    seed: int,
+    device: str | torch.device = "cpu",
+    mean_image: torch.Tensor | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> np.ndarray:
+    """``n`` samples of a trained U-Net as the pipeline stores images: uint8 (n, H, W), digits bright on black."""
+    c, size = model.config.channels, model.config.image_size
+    samples = sample(
+        model.to(device), schedule, n, (c, size, size), config, seed=seed, device=device, mean_image=mean_image, progress=progress
+    )
+    return to_uint8(samples)

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 
 import torch
 
+from ddpm_lab.rules import Rules
+
 
 @dataclass(frozen=True)
 class NoiseSchedule:
@@ -21,18 +23,25 @@ class NoiseSchedule:
     alpha_bars: torch.Tensor
 
     @classmethod
-    def linear(
-        cls, alpha_start: float = 0.9999, alpha_end: float = 0.98, steps: int = 500
-    ) -> "NoiseSchedule":
+    def linear(cls, alpha_start: float = 0.9999, alpha_end: float = 0.98, steps: int = 500) -> NoiseSchedule:
         """α_t decreasing linearly from ``alpha_start`` (t = 1) to ``alpha_end`` (t = T) — Task 4."""
-        if steps < 1:
-            raise ValueError(f"steps must be >= 1, got {steps}")
+        rules = Rules({"steps": steps, "alpha_start": alpha_start, "alpha_end": alpha_end})
+        rules.integer("steps", low=1)
+        rules.number("alpha_start", low=0, high=1, low_open=True, high_open=True)
+        rules.number("alpha_end", low=0, high=1, low_open=True, high_open=True)
+        if rules.ok("steps", "alpha_start") and steps > 1:
+            rules.that(
+                "alpha_end",
+                alpha_end < alpha_start,
+                f"α_t must decrease, so alpha_end < alpha_start; got {alpha_end!r} >= {alpha_start!r}",
+            )
+        rules.raise_problems()
         alphas = torch.ones(steps + 1, dtype=torch.float64)
         alphas[1:] = torch.linspace(alpha_start, alpha_end, steps, dtype=torch.float64)
         return cls.from_alphas(alphas)
 
     @classmethod
-    def from_alphas(cls, alphas: torch.Tensor) -> "NoiseSchedule":
+    def from_alphas(cls, alphas: torch.Tensor) -> NoiseSchedule:
         """ᾱ_t = ∏_{i=1}^{t} α_i (below eq. 27)."""
         alphas = alphas.to(torch.float64)
         return cls(alphas=alphas, alpha_bars=torch.cumprod(alphas, dim=0))
@@ -66,8 +75,11 @@ def forward_step(schedule: NoiseSchedule, x_prev: torch.Tensor, t: int, noise: t
 
 def q_sample(schedule: NoiseSchedule, x0: torch.Tensor, t: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
     """Jump straight to step t, eq. (27): x_t = √ᾱ_t · x_0 + √(1 − ᾱ_t) · ε_0."""
+    # BEGIN SOLUTION
     alpha_bar = schedule.at(schedule.alpha_bars, t, x0)
     return alpha_bar.sqrt() * x0 + (1 - alpha_bar).sqrt() * noise
+    # END SOLUTION
+    # STUB: raise NotImplementedError("Task 4: x_t of the forward process, eq. (27)")
 
 
 def posterior_mean_from_x0(schedule: NoiseSchedule, x_t: torch.Tensor, x0: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
@@ -78,14 +90,15 @@ def posterior_mean_from_x0(schedule: NoiseSchedule, x_t: torch.Tensor, x0: torch
     return (alpha.sqrt() * (1 - alpha_bar_prev) * x_t + alpha_bar_prev.sqrt() * (1 - alpha) * x0) / (1 - alpha_bar)
 
 
-def posterior_mean_from_noise(
-    schedule: NoiseSchedule, x_t: torch.Tensor, noise: torch.Tensor, t: torch.Tensor
-) -> torch.Tensor:
+def posterior_mean_from_noise(schedule: NoiseSchedule, x_t: torch.Tensor, noise: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
     """μ_q(x_t, ε_0), eq. (30); with the predicted noise ε̂(x_t, t) in place of ε_0 it is μ_p, eq. (35):
     x_t / √α_t − (1 − α_t) / (√(1 − ᾱ_t) √α_t) · ε."""
+    # BEGIN SOLUTION
     alpha = schedule.at(schedule.alphas, t, x_t)
     alpha_bar = schedule.at(schedule.alpha_bars, t, x_t)
     return (x_t - (1 - alpha) / (1 - alpha_bar).sqrt() * noise) / alpha.sqrt()
+    # END SOLUTION
+    # STUB: raise NotImplementedError("Task 5: the mean mu_p of the backward step from the predicted noise, eq. (35)")
 
 
 def predict_x0(schedule: NoiseSchedule, x_t: torch.Tensor, noise: torch.Tensor, t: torch.Tensor) -> torch.Tensor:

@@ -15,15 +15,16 @@ from __future__ import annotations
 import copy
 import hashlib
 import math
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable
 
 import torch
 from torch import nn
 
 from ddpm_lab import io
 from ddpm_lab.errors import TrainingDiverged
+from ddpm_lab.rules import Rules
 from ddpm_lab.schedule import NoiseSchedule, q_sample
 
 
@@ -37,6 +38,17 @@ class TrainConfig:
     grad_clip: float = 1.0
     checkpoint_every: int = 10
     seed: int = 0
+
+    def __post_init__(self) -> None:
+        rules = Rules(self)
+        for name in ("epochs", "batch_size", "checkpoint_every"):
+            rules.integer(name, low=1)
+        rules.integer("warmup_steps", low=0)
+        rules.integer("seed", low=0)
+        rules.number("learning_rate", low=0, low_open=True)
+        rules.number("grad_clip", low=0, low_open=True)
+        rules.number("ema_decay", low=0, high=1, high_open=True)
+        rules.raise_problems()
 
 
 @dataclass
@@ -104,6 +116,44 @@ def update_ema(ema: nn.Module, model: nn.Module, decay: float) -> None:
         e.copy_(b)
 
 
+def learning_rate_at(step: int, config: TrainConfig) -> float:
+    """The learning rate of optimizer step ``step`` (0-based): a linear warm-up over ``warmup_steps``
+    steps to ``learning_rate``, then constant."""
+    return config.learning_rate * min(1.0, (step + 1) / max(1, config.warmup_steps))
+
+
+def training_step(state: TrainState, schedule: NoiseSchedule, x0: torch.Tensor, config: TrainConfig) -> torch.Tensor:
+    """One optimizer step on the batch ``x0``; returns its loss (a 0-d tensor on the model's device).
+
+    1. Draw t uniform on {1, …, T} and ε_0 ~ N(0, I), from the state's generator.
+    2. Form x_t = √ᾱ_t x_0 + √(1 − ᾱ_t) ε_0, eq. (27).
+    3. Loss of eq. (38): ‖ε̂(x_t, t, w) − ε_0‖², averaged over the batch and the pixels.
+    4. Stop at once on a NaN or infinite loss, before the weights take it in.
+    5. Gradient step with the warm-up learning rate and clipped gradients; then the EMA of the weights.
+    """
+    # BEGIN SOLUTION
+    device = x0.device
+    t = torch.randint(1, schedule.steps + 1, (len(x0),), generator=state.generator)  # 1
+    noise = torch.randn(x0.shape, generator=state.generator).to(device)
+    x_t = q_sample(schedule, x0, t, noise)  # 2
+    loss = (state.model(x_t, t.to(device)) - noise).square().mean()  # 3
+    # END SOLUTION
+    # STUB: raise NotImplementedError("Task 6: x_t of eq. (27) for a random t and the loss of eq. (38)")
+    if not torch.isfinite(loss):  # 4
+        raise TrainingDiverged(
+            f"loss became {loss.item()} at epoch {state.epoch + 1}, step {state.step + 1}; last good checkpoint kept"
+        )
+    for group in state.optimizer.param_groups:  # 5
+        group["lr"] = learning_rate_at(state.step, config)
+    state.optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    nn.utils.clip_grad_norm_(state.model.parameters(), config.grad_clip)
+    state.optimizer.step()
+    update_ema(state.ema, state.model, config.ema_decay)
+    state.step += 1
+    return loss.detach()
+
+
 def train(
     model: nn.Module,
     schedule: NoiseSchedule,
@@ -111,10 +161,10 @@ def train(
     config: TrainConfig,
     device: str | torch.device = "cpu",
     checkpoint: Path | None = None,
-    progress: Callable[[Iterable], Iterable] | None = None,
     on_epoch: Callable[[int, float], None] | None = None,
 ) -> TrainState:
-    """Train ``model`` in place for ``config.epochs`` epochs, resuming from ``checkpoint`` when it matches.
+    """Train ``model`` in place for ``config.epochs`` epochs, resuming from ``checkpoint`` when it matches;
+    ``on_epoch(epoch, loss)`` after each epoch.
 
     Writes ``checkpoint`` atomically every ``config.checkpoint_every`` epochs and at the end. A NaN or
     infinite loss raises :class:`TrainingDiverged` at once, before anything of the broken state is saved.
@@ -123,44 +173,22 @@ def train(
     model.to(device)
     state = new_state(model, config)
     identity = run_identity(model, schedule, images, config)
-    resumed = checkpoint is not None and load_state(state, checkpoint, identity, config.epochs)
-    if resumed:
+    if checkpoint is not None and load_state(state, checkpoint, identity, config.epochs):
         print(f"resuming from {checkpoint} at epoch {state.epoch}")
     state.ema.to(device)
     data = images.to(device)
     n = len(data)
-    steps_per_epoch = math.ceil(n / config.batch_size)
-    epochs = range(state.epoch, config.epochs)
-    for epoch in progress(epochs) if progress else epochs:
+    for epoch in range(state.epoch, config.epochs):
         model.train()
         order = torch.randperm(n, generator=state.generator)
         total = torch.zeros((), device=device)
-        for i in range(steps_per_epoch):
+        for i in range(math.ceil(n / config.batch_size)):
             idx = order[i * config.batch_size : (i + 1) * config.batch_size]
-            x0 = data[idx.to(device)]
-            t = torch.randint(1, schedule.steps + 1, (len(idx),), generator=state.generator)
-            noise = torch.randn(x0.shape, generator=state.generator).to(device)
-            x_t = q_sample(schedule, x0, t, noise)  # eq. (27)
-            loss = (model(x_t, t.to(device)) - noise).square().mean()  # eq. (38) / (B · pixels)
-            if not torch.isfinite(loss):
-                raise TrainingDiverged(
-                    f"loss became {loss.item()} at epoch {epoch + 1}, step {i + 1}; last good checkpoint kept"
-                )
-            for group in state.optimizer.param_groups:
-                group["lr"] = config.learning_rate * min(1.0, (state.step + 1) / max(1, config.warmup_steps))
-            state.optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
-            state.optimizer.step()
-            update_ema(state.ema, model, config.ema_decay)
-            state.step += 1
-            total += loss.detach() * len(idx)
-        epoch_loss = (total / n).item()
-        state.history.append(epoch_loss)
+            total += training_step(state, schedule, data[idx.to(device)], config) * len(idx)
+        state.history.append((total / n).item())
         state.epoch = epoch + 1
         if on_epoch:
-            on_epoch(state.epoch, epoch_loss)
+            on_epoch(state.epoch, state.history[-1])
         if checkpoint is not None and (state.epoch % config.checkpoint_every == 0 or state.epoch == config.epochs):
             io.torch_save(checkpoint, state.to_dict(identity))
     return state
-

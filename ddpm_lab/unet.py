@@ -9,10 +9,13 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from pathlib import Path
 
 import torch
 from torch import nn
 from torch.nn import functional as F
+
+from ddpm_lab.rules import Rules
 
 
 @dataclass(frozen=True)
@@ -26,17 +29,28 @@ class UNetConfig:
     patch_size: int = 1  # >1: fold p×p pixel patches into channels first (pixel_unshuffle), unfold at the end
 
     def __post_init__(self) -> None:
-        levels = len(self.channel_mults)
-        if levels < 1:
-            raise ValueError("channel_mults must name at least one level")
-        if self.image_size % (self.patch_size * 2 ** (levels - 1)) != 0:
-            raise ValueError(
-                f"image_size {self.image_size} cannot be cut into {self.patch_size}-pixel patches and then halved "
-                f"{levels - 1} times for channel_mults {self.channel_mults}"
+        rules = Rules(self)
+        for name in ("image_size", "channels", "base_channels", "groups", "patch_size"):
+            rules.integer(name, low=1)
+        rules.integers("channel_mults", low=1)
+        rules.flag("attention")
+        if rules.ok("image_size", "patch_size", "channel_mults"):
+            levels = len(self.channel_mults)
+            unit = self.patch_size * 2 ** (levels - 1)
+            rules.that(
+                "image_size",
+                self.image_size % unit == 0,
+                f"the U-Net cuts it into {self.patch_size}-pixel patches (patch_size) and halves it {levels - 1} "
+                f"times (channel_mults), so it must be a multiple of {unit}; got {self.image_size}",
             )
-        for width in self.widths:
-            if width % self.groups != 0:
-                raise ValueError(f"channel width {width} is not a multiple of groups={self.groups}")
+        if rules.ok("base_channels", "channel_mults", "groups"):
+            rules.that(
+                "base_channels",
+                all(width % self.groups == 0 for width in self.widths),
+                f"every level's width (base_channels × channel_mults) must be a multiple of {self.groups} "
+                f"(GroupNorm groups); got {self.widths}",
+            )
+        rules.raise_problems()
 
     @property
     def widths(self) -> list[int]:
@@ -96,9 +110,7 @@ class UNet(nn.Module):
         widths = config.widths
         emb_dim = 4 * config.base_channels
         g = config.groups
-        self.time_mlp = nn.Sequential(
-            nn.Linear(config.base_channels, emb_dim), nn.SiLU(), nn.Linear(emb_dim, emb_dim)
-        )
+        self.time_mlp = nn.Sequential(nn.Linear(config.base_channels, emb_dim), nn.SiLU(), nn.Linear(emb_dim, emb_dim))
         folded = config.channels * config.patch_size**2
         self.conv_in = nn.Conv2d(folded, widths[0], 3, padding=1)
 
@@ -122,7 +134,9 @@ class UNet(nn.Module):
             self.up.append(ResidualBlock(ch + width, width, emb_dim, g))
             ch = width
             self.upsample.append(
-                nn.Identity() if level == 0 else nn.Sequential(nn.Upsample(scale_factor=2, mode="nearest"), nn.Conv2d(ch, widths[level - 1], 3, padding=1))
+                nn.Identity()
+                if level == 0
+                else nn.Sequential(nn.Upsample(scale_factor=2, mode="nearest"), nn.Conv2d(ch, widths[level - 1], 3, padding=1))
             )
             if level > 0:
                 ch = widths[level - 1]
@@ -153,3 +167,12 @@ class UNet(nn.Module):
 
 def count_parameters(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters())
+
+
+def load_trained(path: str | Path, config: UNetConfig, ema: bool = True) -> UNet:
+    """The U-Net saved by the training stage (``{"model": ..., "ema": ...}`` state dicts), loaded with
+    ``weights_only=True``, in eval mode and frozen: the EMA weights, or the raw ones with ``ema=False``."""
+    saved = torch.load(path, map_location="cpu", weights_only=True)
+    model = UNet(config)
+    model.load_state_dict(saved["ema" if ema else "model"])
+    return model.eval().requires_grad_(False)

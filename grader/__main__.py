@@ -1,4 +1,5 @@
 """python -m grader FOLDER [FOLDER ...] [--rubric FILE] [--csv FILE] [--out DIR] [--no-fid] [--mnist-dir DIR]
+python -m grader assign OUT/ [--student-id ID | --roster FILE]   (the student edition: grader/assign.py)
 
 Every check measures the submitted arrays against the grader's own references; the FID is recomputed from
 the saved samples unless --no-fid is given, in which case the FID checks are reported as not run.
@@ -19,16 +20,25 @@ from grader.runner import RubricError, grade_and_draw, load_rubric, verdict
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["assign"]:
+        from grader import assign
+
+        return assign.main(argv[1:])
     parser = argparse.ArgumentParser(prog="python -m grader", description="Grade Lab 7 reports folders.")
     parser.add_argument("folders", nargs="+", type=Path, help="reports/ folders made by the pipeline")
     parser.add_argument("--rubric", type=Path, help="rubric YAML (default: grader/rubric.yaml)")
     parser.add_argument("--out", type=Path, help="where to write results.json and the report (default: FOLDER/grading)")
     parser.add_argument("--csv", type=Path, help="write one row per submission to this CSV")
-    parser.add_argument("--no-fid", action="store_true",
-                        help="a quick look: skip Inception; the FID checks are reported as not run")
-    parser.add_argument("--mnist-dir", type=Path,
-                        help="the grader's own copy of MNIST's IDX files (fetched and MD5-checked if missing; "
-                             "default: data/raw/mnist beside the grader)")
+    parser.add_argument(
+        "--no-fid", action="store_true", help="a quick look: skip Inception; the FID checks are reported as not run"
+    )
+    parser.add_argument(
+        "--mnist-dir",
+        type=Path,
+        help="the grader's own copy of MNIST's IDX files (fetched and MD5-checked if missing; "
+        "default: data/raw/mnist beside the grader)",
+    )
     parser.add_argument("--quiet", action="store_true", help="print only the score lines")
     args = parser.parse_args(argv)
 
@@ -50,7 +60,9 @@ def main(argv: list[str] | None = None) -> int:
     for index, folder in enumerate(args.folders):
         if not folder.is_dir():
             print(f"\n== {folder}: no such folder")
-            rows.append({"submission": str(folder), "score": 0.0, "max_score": None, "verdict": "FAIL", "error": "no such folder"})
+            rows.append(
+                {"submission": str(folder), "score": 0.0, "max_score": None, "verdict": "FAIL", "error": "no such folder"}
+            )
             everyone_passed = False
             continue
         if args.out:
@@ -64,8 +76,13 @@ def main(argv: list[str] | None = None) -> int:
         print(f"\n== {folder}  ({result}; results in {out})")
         if not args.quiet:
             print(output.table(results))
-        row = {"submission": str(folder), "score": sum(r.points for r in results),
-               "max_score": sum(r.max_points for r in results), "verdict": result, "error": ""}
+        row = {
+            "submission": str(folder),
+            "score": sum(r.points for r in results),
+            "max_score": sum(r.max_points for r in results),
+            "verdict": result,
+            "error": "",
+        }
         row.update({r.name: r.points for r in results})
         rows.append(row)
 

@@ -12,8 +12,8 @@ the runner turns into a failed check with that one line.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 import numpy as np
 
@@ -32,7 +32,7 @@ class Outcome:
     figures: list[str] = field(default_factory=list)  # the student's own PNGs, shown beside the grader's
 
     @classmethod
-    def of(cls, ok: bool, *args, **kwargs) -> "Outcome":
+    def of(cls, ok: bool, *args, **kwargs) -> Outcome:
         return cls(PASSED if ok else FAILED, *args, **kwargs)
 
 
@@ -62,6 +62,7 @@ def check(task: str, name: str):
     def register(fn):
         CHECKS[(task, name)] = fn
         return fn
+
     return register
 
 
@@ -70,6 +71,7 @@ def _within(value: float, target: float, tol: float) -> bool:
 
 
 # Task 1 ---------------------------------------------------------------------------------------------
+
 
 def gaussian_samples(ctx: Context) -> np.ndarray:
     cols = ctx.sub.csv_columns("gaussian_demo/samples.csv", ("x1", "x2"))
@@ -87,17 +89,27 @@ def samples_moments(ctx: Context, cfg: dict) -> Outcome:
     tol_mean, tol_var, tol_cov = ctx.z / math.sqrt(n), ctx.z * math.sqrt(2 / n), ctx.z / math.sqrt(n)
     ok = (
         all(_within(m, 0, tol_mean) for m in mean)
-        and _within(cov[0, 0], 1, tol_var) and _within(cov[1, 1], 1, tol_var)
+        and _within(cov[0, 0], 1, tol_var)
+        and _within(cov[1, 1], 1, tol_var)
         and _within(cov[0, 1], 0, tol_cov)
     )
-    measured = f"n={n}, mean=[{mean[0]:.3f}, {mean[1]:.3f}], cov=[[{cov[0,0]:.3f}, {cov[0,1]:.3f}], [{cov[1,0]:.3f}, {cov[1,1]:.3f}]]"
+    measured = (
+        f"n={n}, mean=[{mean[0]:.3f}, {mean[1]:.3f}], "
+        f"cov=[[{cov[0, 0]:.3f}, {cov[0, 1]:.3f}], [{cov[1, 0]:.3f}, {cov[1, 1]:.3f}]]"
+    )
     expected = f"|mean| <= {tol_mean:.3f}, |var-1| <= {tol_var:.3f}, |cov12| <= {tol_cov:.3f}"
-    return Outcome.of(ok, measured, expected, f"The {n} samples have sample mean [{mean[0]:.3f}, {mean[1]:.3f}] and sample "
-                      f"covariance [[{cov[0,0]:.3f}, {cov[0,1]:.3f}], [{cov[1,0]:.3f}, {cov[1,1]:.3f}]], consistent with N(0, I).",
-                      figures=["gaussian_demo/scatter.png"])
+    return Outcome.of(
+        ok,
+        measured,
+        expected,
+        f"The {n} samples have sample mean [{mean[0]:.3f}, {mean[1]:.3f}] and sample "
+        f"covariance [[{cov[0, 0]:.3f}, {cov[0, 1]:.3f}], [{cov[1, 0]:.3f}, {cov[1, 1]:.3f}]], consistent with N(0, I).",
+        figures=["gaussian_demo/scatter.png"],
+    )
 
 
 # Task 2 ---------------------------------------------------------------------------------------------
+
 
 def gndm(ctx: Context) -> tuple[np.ndarray, np.ndarray]:
     metrics = ctx.sub.json("gndm_fit/metrics.json")
@@ -116,9 +128,12 @@ def data_distribution(ctx: Context, cfg: dict) -> Outcome:
     mean, var = data.mean(0), data.var(0, ddof=1)
     tol_mean, tol_var = ctx.z / math.sqrt(n), ctx.z * math.sqrt(2 / n)
     ok = all(_within(m, t, tol_mean) for m, t in zip(mean, target)) and all(_within(v, 1, tol_var) for v in var)
-    return Outcome.of(ok, f"n={n}, mean=[{mean[0]:.3f}, {mean[1]:.3f}], var=[{var[0]:.3f}, {var[1]:.3f}]",
-                      f"mean within {tol_mean:.3f} of {target.tolist()}, variances within {tol_var:.3f} of 1",
-                      f"The {n} data points are a sample of N({target.tolist()}, I).")
+    return Outcome.of(
+        ok,
+        f"n={n}, mean=[{mean[0]:.3f}, {mean[1]:.3f}], var=[{var[0]:.3f}, {var[1]:.3f}]",
+        f"mean within {tol_mean:.3f} of {target.tolist()}, variances within {tol_var:.3f} of 1",
+        f"The {n} data points are a sample of N({target.tolist()}, I).",
+    )
 
 
 @check("task2", "learned_mean")
@@ -126,14 +141,19 @@ def learned_mean(ctx: Context, cfg: dict) -> Outcome:
     learned, data = gndm(ctx)
     sample_mean = data.mean(0)
     gap = float(np.abs(learned - sample_mean).max())
-    return Outcome.of(gap <= cfg["tolerance"], f"mu*=[{learned[0]:.4f}, {learned[1]:.4f}], max |mu* - mean(data)| = {gap:.2e}",
-                      f"the minimizer of the NLL, the data's sample mean [{sample_mean[0]:.4f}, {sample_mean[1]:.4f}], to {cfg['tolerance']:.0e}",
-                      f"Gradient descent on the NLL gives mu* = [{learned[0]:.4f}, {learned[1]:.4f}], the sample mean of the data "
-                      f"(the closed-form minimizer) to {gap:.1e}: the learned p(x, mu*) matches the data.",
-                      figures=["gndm_fit/fit.png"])
+    return Outcome.of(
+        gap <= cfg["tolerance"],
+        f"mu*=[{learned[0]:.4f}, {learned[1]:.4f}], max |mu* - mean(data)| = {gap:.2e}",
+        f"the minimizer of the NLL, the data's sample mean [{sample_mean[0]:.4f}, {sample_mean[1]:.4f}], "
+        f"to {cfg['tolerance']:.0e}",
+        f"Gradient descent on the NLL gives mu* = [{learned[0]:.4f}, {learned[1]:.4f}], the sample mean of the data "
+        f"(the closed-form minimizer) to {gap:.1e}: the learned p(x, mu*) matches the data.",
+        figures=["gndm_fit/fit.png"],
+    )
 
 
 # Task 3 ---------------------------------------------------------------------------------------------
+
 
 @check("task3", "balanced_subset")
 def balanced_subset(ctx: Context, cfg: dict) -> Outcome:
@@ -150,14 +170,22 @@ def balanced_subset(ctx: Context, cfg: dict) -> Outcome:
     true_label = labels.astype(np.int64) == mnist_labels
     distinct = len(np.unique(index[is_mnist]))
     counts = np.bincount(mnist_labels[is_mnist & true_label], minlength=10)
-    ok = (len(images) == cfg["n_images"] and is_mnist.all() and true_label.all() and distinct == len(images)
-          and all(counts == cfg["n_images"] // 10))
+    ok = (
+        len(images) == cfg["n_images"]
+        and is_mnist.all()
+        and true_label.all()
+        and distinct == len(images)
+        and all(counts == cfg["n_images"] // 10)
+    )
     shown = ", ".join(str(c) for c in counts)
-    return Outcome.of(ok, f"{len(images)} images, {int(is_mnist.sum())} found among MNIST's training images "
-                      f"({distinct} distinct), {int(true_label.sum())} with their true label; per digit [{shown}]",
-                      f"{cfg['n_images']} distinct MNIST training images with their labels, {cfg['n_images'] // 10} of each digit",
-                      f"The training subset holds {len(images)} distinct MNIST training images of {size}x{size} pixels, "
-                      f"{shown} per digit 0-9.", figures=["mnist_subset/preview.png"])
+    return Outcome.of(
+        ok,
+        f"{len(images)} images, {int(is_mnist.sum())} found among MNIST's training images "
+        f"({distinct} distinct), {int(true_label.sum())} with their true label; per digit [{shown}]",
+        f"{cfg['n_images']} distinct MNIST training images with their labels, {cfg['n_images'] // 10} of each digit",
+        f"The training subset holds {len(images)} distinct MNIST training images of {size}x{size} pixels, {shown} per digit 0-9.",
+        figures=["mnist_subset/preview.png"],
+    )
 
 
 def forward_arrays(ctx: Context) -> dict[str, np.ndarray]:
@@ -174,13 +202,17 @@ def value_range(ctx: Context, cfg: dict) -> Outcome:
     unit = (x0 - low) / (high - low) * 255
     distance, _ = ctx.refs.nearest_training_image(unit.round().clip(0, 255).astype(np.uint8)[None])
     ok = low <= lo < hi <= high and distance[0] <= cfg["max_rms_distance"]
-    return Outcome.of(ok, f"x_0 spans [{lo:.3f}, {hi:.3f}]; mapped back to [0, 255] it lies {distance[0]:.1f} (RMS) "
-                      f"from an MNIST training image", f"within [{low}, {high}], and an MNIST image once mapped back",
-                      f"Pixels are scaled linearly from [0, 255] to [{low:g}, {high:g}] (the forward demo's x_0 spans "
-                      f"[{lo:.3f}, {hi:.3f}] and maps back onto an MNIST training image).")
+    return Outcome.of(
+        ok,
+        f"x_0 spans [{lo:.3f}, {hi:.3f}]; mapped back to [0, 255] it lies {distance[0]:.1f} (RMS) from an MNIST training image",
+        f"within [{low}, {high}], and an MNIST image once mapped back",
+        f"Pixels are scaled linearly from [0, 255] to [{low:g}, {high:g}] (the forward demo's x_0 spans "
+        f"[{lo:.3f}, {hi:.3f}] and maps back onto an MNIST training image).",
+    )
 
 
 # Task 4 ---------------------------------------------------------------------------------------------
+
 
 def forward_moments(x0: np.ndarray, xt: np.ndarray, s: float, z: float) -> tuple[bool, dict, dict, dict]:
     """Eq. (27) per pixel: x_t = s·x0 + √(1 − s²)·ε, so mean ≈ s·mean(x0), std ≈ √(s² var(x0) + 1 − s²),
@@ -224,22 +256,30 @@ def forward_marginals(ctx: Context, cfg: dict) -> Outcome:
     for t in cfg["timesteps"]:
         x0, xt = _noisy(ctx, t)
         ok, measured, expected, _ = forward_moments(x0, xt, ctx.refs.sqrt_alpha_bar(t), ctx.z)
-        rows.append(f"t={t}: std {measured['std']:.3f} (eq. 27: {expected['std']:.3f}), corr {measured['corr']:.2f} ({expected['corr']:.2f})")
+        rows.append(
+            f"t={t}: std {measured['std']:.3f} (eq. 27: {expected['std']:.3f}), "
+            f"corr {measured['corr']:.2f} ({expected['corr']:.2f})"
+        )
         if not ok:
             bad.append(t)
-    return Outcome.of(not bad, "; ".join(rows) + (f"; off at t = {bad}" if bad else ""),
-                      f"x_t at t = {', '.join(map(str, cfg['timesteps']))} with the moments of eq. (27)",
-                      "The noisy images at t = " + ", ".join(map(str, cfg["timesteps"])) + " have the mean, spread and "
-                      "correlation with x_0 that eq. (27) predicts.",
-                      figures=[f"forward_demo/t{t}.png" for t in cfg["timesteps"]])
+    return Outcome.of(
+        not bad,
+        "; ".join(rows) + (f"; off at t = {bad}" if bad else ""),
+        f"x_t at t = {', '.join(map(str, cfg['timesteps']))} with the moments of eq. (27)",
+        "The noisy images at t = " + ", ".join(map(str, cfg["timesteps"])) + " have the mean, spread and "
+        "correlation with x_0 that eq. (27) predicts.",
+        figures=[f"forward_demo/t{t}.png" for t in cfg["timesteps"]],
+    )
 
 
 # Task 5 and 6 ---------------------------------------------------------------------------------------
+
 
 def samples(ctx: Context, relative: str) -> np.ndarray:
     def load():
         size = ctx.refs.image_size
         return array(ctx.sub.npz(relative), "images", relative, np.uint8, (None, size, size))
+
     return ctx.once(f"samples:{relative}", load)
 
 
@@ -249,9 +289,12 @@ def samples_valid(ctx: Context, cfg: dict) -> Outcome:
     per_image_std = images.reshape(len(images), -1).std(axis=1)
     distinct = len({img.tobytes() for img in images})
     ok = len(images) > 1 and per_image_std.min() >= cfg["min_std"] and distinct == len(images)
-    return Outcome.of(ok, f"{len(images)} samples, {distinct} distinct, min per-image std {per_image_std.min():.1f}",
-                      f"distinct, non-constant images (per-image std >= {cfg['min_std']})",
-                      f"The backward process produced {len(images)} distinct images.")
+    return Outcome.of(
+        ok,
+        f"{len(images)} samples, {distinct} distinct, min per-image std {per_image_std.min():.1f}",
+        f"distinct, non-constant images (per-image std >= {cfg['min_std']})",
+        f"The backward process produced {len(images)} distinct images.",
+    )
 
 
 def loss_curve(ctx: Context) -> tuple[np.ndarray, np.ndarray]:
@@ -268,9 +311,9 @@ def epochs(ctx: Context, cfg: dict) -> Outcome:
     consecutive = np.array_equal(epoch, np.arange(1, n + 1))
     first = float(loss[0]) if n else float("nan")
     ok = n >= cfg["min_epochs"] and consecutive and first >= cfg["min_first_epoch_loss"]
-    return Outcome.of(ok, f"{n} epochs{'' if consecutive else ' (not numbered 1..N)'}, first epoch's loss {first:.3f}",
-                      f">= {cfg['min_epochs']} epochs numbered 1..N, the first from scratch (loss >= {cfg['min_first_epoch_loss']})",
-                      f"The U-Net was trained for {n} epochs from scratch (first epoch's mean loss {first:.3f}).")
+    measured = f"{n} epochs{'' if consecutive else ' (not numbered 1..N)'}, first epoch's loss {first:.3f}"
+    expected = f">= {cfg['min_epochs']} epochs numbered 1..N, the first from scratch (loss >= {cfg['min_first_epoch_loss']})"
+    return Outcome.of(ok, measured, expected, f"The U-Net was trained for {n} epochs from scratch (first loss {first:.3f}).")
 
 
 @check("task6", "loss_falls")
@@ -281,9 +324,14 @@ def loss_falls(ctx: Context, cfg: dict) -> Outcome:
     tenth = max(1, len(loss) // 10)
     first, last = loss[:tenth].mean(), loss[-tenth:].mean()
     ratio = last / first if first > 0 else math.inf
-    return Outcome.of(ratio <= cfg["max_ratio"], f"last tenth {last:.4f} / first tenth {first:.4f} = {ratio:.3f}",
-                      f"<= {cfg['max_ratio']}", f"The loss fell from {first:.4f} (mean of the first tenth of the epochs) to "
-                      f"{last:.4f} (last tenth); final epoch {loss[-1]:.4f}.", figures=["train/loss.png"])
+    return Outcome.of(
+        ratio <= cfg["max_ratio"],
+        f"last tenth {last:.4f} / first tenth {first:.4f} = {ratio:.3f}",
+        f"<= {cfg['max_ratio']}",
+        f"The loss fell from {first:.4f} (mean of the first tenth of the epochs) to "
+        f"{last:.4f} (last tenth); final epoch {loss[-1]:.4f}.",
+        figures=["train/loss.png"],
+    )
 
 
 def digit_measures(ctx: Context, relative: str):
@@ -299,11 +347,15 @@ def sample_grid(ctx: Context, cfg: dict) -> Outcome:
     images = samples(ctx, "sample_grid/samples.npz")
     measures = digit_measures(ctx, "sample_grid/samples.npz")
     ok = len(images) == rows * rows and measures.confident_share >= cfg["min_confident_share"]
-    return Outcome.of(ok, f"{len(images)} samples, {measures.confident_share:.0%} recognised as digits, "
-                      f"{measures.not_digit_share:.0%} called not a digit",
-                      f"{rows * rows} samples ({rows}x{rows}), at least {cfg['min_confident_share']:.0%} recognised",
-                      f"{len(images)} samples in a {rows}x{rows} grid; the grader's classifier recognises "
-                      f"{measures.confident_share:.0%} of them as digits.", figures=["sample_grid/grid.png"])
+    return Outcome.of(
+        ok,
+        f"{len(images)} samples, {measures.confident_share:.0%} recognised as digits, "
+        f"{measures.not_digit_share:.0%} called not a digit",
+        f"{rows * rows} samples ({rows}x{rows}), at least {cfg['min_confident_share']:.0%} recognised",
+        f"{len(images)} samples in a {rows}x{rows} grid; the grader's classifier recognises "
+        f"{measures.confident_share:.0%} of them as digits.",
+        figures=["sample_grid/grid.png"],
+    )
 
 
 # Task 7 ---------------------------------------------------------------------------------------------
@@ -317,24 +369,33 @@ def sample_counts(ctx: Context, cfg: dict) -> Outcome:
     saved = len(samples(ctx, FID_SAMPLES))
     distinct = len({img.tobytes() for img in samples(ctx, FID_SAMPLES)})
     ok = saved == claimed and saved >= cfg["min_generated"] and distinct == saved
-    return Outcome.of(ok, f"{saved} saved samples ({distinct} distinct; claimed {claimed:g})",
-                      f">= {cfg['min_generated']} distinct samples, as many as claimed",
-                      f"FID uses {saved} generated samples against the statistics of the 10,000 MNIST test images.")
+    return Outcome.of(
+        ok,
+        f"{saved} saved samples ({distinct} distinct; claimed {claimed:g})",
+        f">= {cfg['min_generated']} distinct samples, as many as claimed",
+        f"FID uses {saved} generated samples against the statistics of the 10,000 MNIST test images.",
+    )
 
 
 @check("task7", "digits_recognised")
 def digits_recognised(ctx: Context, cfg: dict) -> Outcome:
     m = digit_measures(ctx, FID_SAMPLES)
     shares = m.shares
-    ok = (m.confident_share >= cfg["min_confident_share"] and shares.min() >= cfg["min_digit_share"]
-          and shares.max() <= cfg["max_digit_share"])
+    ok = (
+        m.confident_share >= cfg["min_confident_share"]
+        and shares.min() >= cfg["min_digit_share"]
+        and shares.max() <= cfg["max_digit_share"]
+    )
     counts = ", ".join(str(c) for c in m.counts)
-    return Outcome.of(ok, f"{m.confident_share:.1%} of {m.n} recognised as digits with confidence, {m.not_digit_share:.1%} "
-                      f"called not a digit; per digit 0-9 [{counts}]",
-                      f">= {cfg['min_confident_share']:.0%} recognised; each digit between {cfg['min_digit_share']:.0%} "
-                      f"and {cfg['max_digit_share']:.0%} of the samples",
-                      f"The grader's digit classifier recognises {m.confident_share:.1%} of the {m.n} samples with confidence; "
-                      f"every digit appears (from {int(min(m.counts))} to {int(max(m.counts))} samples per digit).")
+    return Outcome.of(
+        ok,
+        f"{m.confident_share:.1%} of {m.n} recognised as digits with confidence, {m.not_digit_share:.1%} "
+        f"called not a digit; per digit 0-9 [{counts}]",
+        f">= {cfg['min_confident_share']:.0%} recognised; each digit between {cfg['min_digit_share']:.0%} "
+        f"and {cfg['max_digit_share']:.0%} of the samples",
+        f"The grader's digit classifier recognises {m.confident_share:.1%} of the {m.n} samples with confidence; "
+        f"every digit appears (from {int(min(m.counts))} to {int(max(m.counts))} samples per digit).",
+    )
 
 
 @check("task7", "not_training_copies")
@@ -347,14 +408,16 @@ def not_training_copies(ctx: Context, cfg: dict) -> Outcome:
     test_copies = float((ctx.refs.nearest_test_image(images)[0] < cfg["copy_distance"]).mean())
     test_distance = ctx.refs.test_image_distances(len(images))
     test_share = float((test_distance < cfg["copy_distance"]).mean())
-    return Outcome.of(share <= cfg["max_copy_share"] and test_copies <= cfg["max_copy_share"],
-                      f"{share:.1%} of the samples lie within {cfg['copy_distance']} (RMS, 0-255) of an MNIST training image, "
-                      f"{test_copies:.1%} of a test image; median distance to the training images {np.median(distance):.1f} "
-                      f"(real test images: {test_share:.1%} within, median {np.median(test_distance):.1f})",
-                      f"at most {cfg['max_copy_share']:.0%} near-copies of either",
-                      f"The samples are new images: {share:.1%} are near-copies of a training image (real test images: "
-                      f"{test_share:.1%}) and {test_copies:.1%} of a test image; the median distance to the nearest "
-                      f"training image is {np.median(distance):.1f} against {np.median(test_distance):.1f} for real test images.")
+    return Outcome.of(
+        share <= cfg["max_copy_share"] and test_copies <= cfg["max_copy_share"],
+        f"{share:.1%} of the samples lie within {cfg['copy_distance']} (RMS, 0-255) of an MNIST training image, "
+        f"{test_copies:.1%} of a test image; median distance to the training images {np.median(distance):.1f} "
+        f"(real test images: {test_share:.1%} within, median {np.median(test_distance):.1f})",
+        f"at most {cfg['max_copy_share']:.0%} near-copies of either",
+        f"The samples are new images: {share:.1%} are near-copies of a training image (real test images: "
+        f"{test_share:.1%}) and {test_copies:.1%} of a test image; the median distance to the nearest "
+        f"training image is {np.median(distance):.1f} against {np.median(test_distance):.1f} for real test images.",
+    )
 
 
 def recomputed_fid(ctx: Context) -> float | None:
@@ -365,11 +428,12 @@ def recomputed_fid(ctx: Context) -> float | None:
 
 @check("task7", "fid_threshold")
 def fid_threshold(ctx: Context, cfg: dict) -> Outcome:
-    score = recomputed_fid(ctx)
+    score, limit = recomputed_fid(ctx), f"<= {cfg['max_fid']}"
     if score is None:
-        return Outcome(NOT_RUN, "FID not computed (--no-fid)", f"<= {cfg['max_fid']}")
-    return Outcome.of(score <= cfg["max_fid"], f"FID {score:.2f}, recomputed from the {len(samples(ctx, FID_SAMPLES))} saved samples",
-                      f"<= {cfg['max_fid']}", f"FID (clean-fid, mode clean) = {score:.2f}, recomputed by the grader.")
+        return Outcome(NOT_RUN, "FID not computed (--no-fid)", limit)
+    n = len(samples(ctx, FID_SAMPLES))
+    verdict = f"FID (clean-fid, mode clean) = {score:.2f}, recomputed by the grader."
+    return Outcome.of(score <= cfg["max_fid"], f"FID {score:.2f}, recomputed from the {n} saved samples", limit, verdict)
 
 
 @check("task7", "fid_claim")
@@ -381,10 +445,10 @@ def fid_claim(ctx: Context, cfg: dict) -> Outcome:
     score = recomputed_fid(ctx)
     if score is None:
         return Outcome(NOT_RUN, f"claimed {claimed:.3f}; not recomputed (--no-fid)", "the recomputed FID")
-    rel = abs(score - claimed) / max(score, 1e-9)
-    return Outcome.of(rel <= cfg["relative_tolerance"], f"claimed {claimed:.3f}, recomputed {score:.3f} ({rel:.2%} apart)",
-                      f"within {cfg['relative_tolerance']:.0%} of the recomputed FID",
-                      f"The FID the pipeline reported ({claimed:.2f}) agrees with the grader's ({score:.2f}).")
+    rel, tolerance = abs(score - claimed) / max(score, 1e-9), cfg["relative_tolerance"]
+    measured = f"claimed {claimed:.3f}, recomputed {score:.3f} ({rel:.2%} apart)"
+    verdict = f"The FID the pipeline reported ({claimed:.2f}) agrees with the grader's ({score:.2f})."
+    return Outcome.of(rel <= tolerance, measured, f"within {tolerance:.0%} of the recomputed FID", verdict)
 
 
 @check("task7", "black_backgrounds")
@@ -393,5 +457,25 @@ def black_backgrounds(ctx: Context, cfg: dict) -> Outcome:
     reference = ctx.refs.mean_pixel_training
     mean = float(images.mean())
     err = abs(mean - reference) / reference
-    return Outcome.of(err <= cfg["max_relative_error"], f"mean pixel {mean:.1f} vs MNIST's {reference:.1f} ({err:.1%})",
-                      f"within {cfg['max_relative_error']:.0%}", f"Mean pixel of the samples {mean:.1f}, of MNIST's training images {reference:.1f}.")
+    return Outcome.of(
+        err <= cfg["max_relative_error"],
+        f"mean pixel {mean:.1f} vs MNIST's {reference:.1f} ({err:.1%})",
+        f"within {cfg['max_relative_error']:.0%}",
+        f"Mean pixel of the samples {mean:.1f}, of MNIST's training images {reference:.1f}.",
+    )
+
+
+# The run ------------------------------------------------------------------------------------------------
+
+
+@check("run", "seed")
+def seed(ctx: Context, cfg: dict) -> Outcome:
+    seeds = {}
+    for stage in cfg["stages"]:
+        value = ctx.sub.json(f"{stage}/metrics.json").get("seed")
+        if not (isinstance(value, int) and not isinstance(value, bool) and value >= 0):
+            raise Rejected(f"{stage}/metrics.json: seed {value!r} is not a non-negative integer")
+        seeds[stage] = value
+    found = sorted(set(seeds.values()))
+    measured = f"seed {found[0]}" if len(found) == 1 else "seeds " + ", ".join(f"{s} ({k})" for k, s in seeds.items())
+    return Outcome.of(len(found) == 1, measured, f"one seed across {len(seeds)} stages", f"The run's seed is {found[0]}.")

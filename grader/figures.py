@@ -4,8 +4,8 @@ check on the same array says why."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
@@ -19,6 +19,7 @@ def figure(task: str, name: str):
     def register(fn):
         FIGURES.append((task, name, fn))
         return fn
+
     return register
 
 
@@ -45,8 +46,13 @@ def _fit(ctx: Context):
     def density(p):
         return gaussian.normal_density(p, mu.to(p.dtype), torch.eye(2, dtype=p.dtype))
 
-    return plots.scatter_over_density(data, density, tuple(learned), f"Drawn by the grader: the data over p(x, mu*), "
-                                      f"mu* = [{learned[0]:.3f}, {learned[1]:.3f}]", labels=("p(x, mu*)", None))
+    return plots.scatter_over_density(
+        data,
+        density,
+        tuple(learned),
+        f"Drawn by the grader: the data over p(x, mu*), mu* = [{learned[0]:.3f}, {learned[1]:.3f}]",
+        labels=("p(x, mu*)", None),
+    )
 
 
 @figure("task4", "task4_forward.png")
@@ -56,8 +62,12 @@ def _forward(ctx: Context):
     arrays = checks.forward_arrays(ctx)
     steps = [0] + [t for t in range(1, ctx.refs.schedule.steps + 1) if f"t{t}" in arrays]
     images = [arrays["x0"] if t == 0 else arrays[f"t{t}"] for t in steps]
-    return plots.forward_process(images, steps, [ctx.refs.sqrt_alpha_bar(t) for t in steps],
-                              "Drawn by the grader from forward_demo/noisy.npz (one grey scale for all t)")
+    return plots.forward_process(
+        images,
+        steps,
+        [ctx.refs.sqrt_alpha_bar(t) for t in steps],
+        "Drawn by the grader from forward_demo/noisy.npz (one grey scale for all t)",
+    )
 
 
 @figure("task6", "task6_loss.png")
@@ -86,8 +96,12 @@ def _digits(ctx: Context):
     m = checks.digit_measures(ctx, checks.FID_SAMPLES)
     test_labels = ctx.refs.test_images[1]
     reference = np.bincount(test_labels, minlength=10) / len(test_labels)
-    fig = plots.digit_histogram(m.counts, reference, f"Digits among the {m.n} FID samples "
-                                f"({m.confident_share:.0%} recognised with confidence, {m.not_digit_share:.0%} not digits)")
+    fig = plots.digit_histogram(
+        m.counts,
+        reference,
+        f"Digits among the {m.n} FID samples "
+        f"({m.confident_share:.0%} recognised with confidence, {m.not_digit_share:.0%} not digits)",
+    )
     fig.axes[0].legend(loc="lower center", ncol=2, framealpha=0.95)
     return fig
 
@@ -99,9 +113,12 @@ def _nearest(ctx: Context):
     images = checks.samples(ctx, checks.FID_SAMPLES)
     distance, index = ctx.once("nearest:fid", lambda: ctx.refs.nearest_training_image(images))
     closest = np.argsort(distance)[:10]
-    return plots.pairs(images[closest], ctx.refs.train_images[0][index[closest]],
-                       [f"{distance[k]:.1f}" for k in closest],
-                       "The 10 samples closest to a training image (top) and that image (bottom), RMS distance")
+    return plots.pairs(
+        images[closest],
+        ctx.refs.train_images[0][index[closest]],
+        [f"{distance[k]:.1f}" for k in closest],
+        "The 10 samples closest to a training image (top) and that image (bottom), RMS distance",
+    )
 
 
 def draw_all(ctx: Context, out: Path) -> dict[str, list[Path]]:

@@ -12,7 +12,6 @@ from pathlib import Path
 import nbformat
 
 from ddpm_lab.io import write_text
-
 from grader.checks import FAILED, NOT_RUN
 from grader.runner import Result, verdict
 
@@ -34,7 +33,7 @@ def table(results: list[Result]) -> str:
     widths = [min(max(len(row[i]) for row in rows), limit) for i, limit in enumerate((32, 8, 15, 70, 50))]
     lines = []
     for k, row in enumerate(rows):
-        lines.append("  ".join(cell[: w].ljust(w) for cell, w in zip(row, widths)).rstrip())
+        lines.append("  ".join(cell[:w].ljust(w) for cell, w in zip(row, widths)).rstrip())
         if k == 0:
             lines.append("  ".join("-" * w for w in widths))
     lines.append(f"score {_score(results)}  ({verdict(results)})")
@@ -114,8 +113,11 @@ def notebook(results: list[Result], lab: str, folder: Path, drawn: dict[str, lis
         for fig in figures:
             nb.cells.append(nbformat.v4.new_code_cell(f"# drawn by the grader: {fig.name}", outputs=[_png_output(fig, fig.name)]))
         for fig in student:
-            nb.cells.append(nbformat.v4.new_code_cell(f"# the student's {fig} (shown, not graded)",
-                                                      outputs=[_png_output(folder / fig, f"the student's {fig}")]))
+            nb.cells.append(
+                nbformat.v4.new_code_cell(
+                    f"# the student's {fig} (shown, not graded)", outputs=[_png_output(folder / fig, f"the student's {fig}")]
+                )
+            )
     for i, cell in enumerate(nb.cells):
         cell["id"] = f"cell-{i}"  # nbformat draws random ids: fixed ones make the same grading the same file
     nbformat.validate(nb)

@@ -16,6 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ddpm_lab.progress import Bar
+
 HERE = Path(__file__).resolve().parent
 DEFAULT_MNIST = HERE.parent / "data" / "raw" / "mnist"
 
@@ -82,7 +84,9 @@ class References:
 
         key = hashlib.sha256(np.ascontiguousarray(images).tobytes() + str(images.shape).encode()).hexdigest()
         if key not in self._fid_memo:
-            features = self._extractor.features(images, progress=_bar(f"Inception features of {len(images)} samples"))
+            features = self._extractor.features(
+                images, progress=Bar(f"Inception features of {len(images)} samples", unit="batch", leave=False)
+            )
             self._fid_memo[key] = fid.frechet_distance(fid.statistics(features), self.fid_statistics)
         return self._fid_memo[key]
 
@@ -142,15 +146,9 @@ def _matrix(images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 def _nearest(images: np.ndarray, pool: np.ndarray, pool_sq: np.ndarray, chunk: int = 500) -> tuple[np.ndarray, np.ndarray]:
     distances, indices = [], []
     for start in range(0, len(images), chunk):
-        a = images[start:start + chunk].reshape(-1, pool.shape[1]).astype(np.float32)
+        a = images[start : start + chunk].reshape(-1, pool.shape[1]).astype(np.float32)
         nearest = ((a * a).sum(1)[:, None] + pool_sq[None, :] - 2 * a @ pool.T).argmin(1)
         exact = ((a - pool[nearest]) ** 2).sum(1)  # recomputed directly: no cancellation error
         distances.append(np.sqrt(exact / pool.shape[1]))
         indices.append(nearest)
     return np.concatenate(distances), np.concatenate(indices)
-
-
-def _bar(desc: str):
-    from tqdm import tqdm
-
-    return lambda it: tqdm(it, desc=desc, unit="batch", leave=False)

@@ -58,7 +58,7 @@ def load_rubric(path: str | Path | None = None) -> dict:
     try:
         rubric = yaml.safe_load(path.read_text())
     except (OSError, yaml.YAMLError) as err:
-        raise RubricError(f"cannot read rubric {path}: {type(err).__name__}: {err}")
+        raise RubricError(f"cannot read rubric {path}: {type(err).__name__}: {err}") from None
     try:
         float(rubric["statistics"]["z"])
         for key in ("max_file_bytes", "max_array_bytes", "max_image_pixels"):
@@ -77,7 +77,7 @@ def load_rubric(path: str | Path | None = None) -> dict:
                     raise RubricError(f"rubric {path}: {task}.{name} visibility must be one of {VISIBILITIES}")
                 float(cfg["points"])
     except (KeyError, TypeError, ValueError, AttributeError) as err:
-        raise RubricError(f"rubric {path} is malformed: {type(err).__name__}: {err}")
+        raise RubricError(f"rubric {path} is malformed: {type(err).__name__}: {err}") from None
     return rubric
 
 
@@ -85,8 +85,9 @@ def grade(folder: str | Path, rubric: dict, refs: References) -> list[Result]:
     return grade_and_draw(folder, rubric, refs)[0]
 
 
-def grade_and_draw(folder: str | Path, rubric: dict, refs: References,
-                   figures: Path | None = None) -> tuple[list[Result], dict[str, list[Path]]]:
+def grade_and_draw(
+    folder: str | Path, rubric: dict, refs: References, figures: Path | None = None
+) -> tuple[list[Result], dict[str, list[Path]]]:
     """Every check's result and, when ``figures`` is a folder, the figures the grader drew from the arrays
     (per task)."""
     sub = Submission(Path(folder), rubric["limits"])
@@ -103,13 +104,23 @@ def grade_and_draw(folder: str | Path, rubric: dict, refs: References,
                 outcome = Outcome(FAILED, f"could not check: {type(err).__name__}: {text}", "")
             max_points = float(cfg["points"])
             outcome.figures = [f for f in outcome.figures if _readable_png(sub, f)]
-            results.append(Result(
-                task=task, task_title=spec.get("title", task), check=name,
-                points=max_points if outcome.status == PASSED else 0.0, max_points=max_points, status=outcome.status,
-                required=bool(cfg.get("required", True)), visibility=cfg.get("visibility", "visible"),
-                measured=outcome.measured, expected=outcome.expected, hint=" ".join(str(cfg.get("hint", "")).split()),
-                answer=outcome.answer, figures=outcome.figures,
-            ))
+            results.append(
+                Result(
+                    task=task,
+                    task_title=spec.get("title", task),
+                    check=name,
+                    points=max_points if outcome.status == PASSED else 0.0,
+                    max_points=max_points,
+                    status=outcome.status,
+                    required=bool(cfg.get("required", True)),
+                    visibility=cfg.get("visibility", "visible"),
+                    measured=outcome.measured,
+                    expected=outcome.expected,
+                    hint=" ".join(str(cfg.get("hint", "")).split()),
+                    answer=outcome.answer,
+                    figures=outcome.figures,
+                )
+            )
     if figures is None:
         return results, {}
     from grader.figures import draw_all

@@ -48,7 +48,7 @@ class Submission:
         try:
             data = json.loads(self.read_bytes(relative).decode("utf-8"), parse_constant=no_constants)
         except (UnicodeDecodeError, json.JSONDecodeError) as err:
-            raise Rejected(f"{relative}: not valid JSON ({type(err).__name__}: {str(err).splitlines()[0][:80]})")
+            raise Rejected(f"{relative}: not valid JSON ({type(err).__name__}: {str(err).splitlines()[0][:80]})") from None
         if not isinstance(data, dict):
             raise Rejected(f"{relative}: expected a JSON object, got {type(data).__name__}")
         return data
@@ -60,21 +60,21 @@ class Submission:
             with zipfile.ZipFile(io.BytesIO(raw)) as archive:
                 declared = sum(info.file_size for info in archive.infolist())
         except zipfile.BadZipFile:
-            raise Rejected(f"{relative}: not a .npz archive")
+            raise Rejected(f"{relative}: not a .npz archive") from None
         if declared > self.limits["max_array_bytes"]:
             raise Rejected(f"{relative}: {declared} bytes uncompressed, over the limit of {self.limits['max_array_bytes']}")
         try:
             with np.load(io.BytesIO(raw), allow_pickle=False) as archive:
                 return {name: archive[name] for name in archive.files}
         except Exception as err:  # object arrays (pickles) and corrupt members land here
-            raise Rejected(f"{relative}: unreadable arrays ({type(err).__name__}: {str(err).splitlines()[0][:80]})")
+            raise Rejected(f"{relative}: unreadable arrays ({type(err).__name__}: {str(err).splitlines()[0][:80]})") from None
 
     def csv_columns(self, relative: str, columns: tuple[str, ...]) -> dict[str, np.ndarray]:
         """Numeric columns of a small CSV file with a header row."""
         try:
             text = self.read_bytes(relative).decode("utf-8")
         except UnicodeDecodeError:
-            raise Rejected(f"{relative}: not UTF-8 text")
+            raise Rejected(f"{relative}: not UTF-8 text") from None
         lines = [line for line in text.splitlines() if line.strip()]
         if not lines:
             raise Rejected(f"{relative}: empty")
@@ -109,9 +109,9 @@ class Submission:
         except Rejected:
             raise
         except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-            raise Rejected(f"{relative}: over {self.limits['max_image_pixels']} pixels (decompression bomb)")
+            raise Rejected(f"{relative}: over {self.limits['max_image_pixels']} pixels (decompression bomb)") from None
         except Exception as err:
-            raise Rejected(f"{relative}: not a readable image ({type(err).__name__})")
+            raise Rejected(f"{relative}: not a readable image ({type(err).__name__})") from None
         finally:
             Image.MAX_IMAGE_PIXELS = old
         if size[0] < 16 or size[1] < 16:
@@ -127,7 +127,7 @@ def finite(value, what: str) -> float:
         try:
             value = float(value)
         except ValueError:
-            raise Rejected(f"{what}: expected a number, got {value[:40]!r}")
+            raise Rejected(f"{what}: expected a number, got {value[:40]!r}") from None
     if not isinstance(value, (int, float)):
         raise Rejected(f"{what}: expected a number, got {type(value).__name__}")
     if not math.isfinite(value):

@@ -1,14 +1,14 @@
-"""Sampler ablation on a trained model: FID and mean pixel for each lever alone and combined (issue 5).
+"""Sampler ablation on a trained model: FID and mean pixel for each lever alone and combined.
 
-    .venv/bin/python scripts/ablation.py --n 5000                  # the issue's size (hours on a 2-core CPU)
+    .venv/bin/python scripts/ablation.py --n 5000                  # hours on a 2-core CPU
     .venv/bin/python scripts/ablation.py --n 500                   # what reports/ablation/ holds
     .venv/bin/python scripts/ablation.py --n 500 --model other/model.pt --label "300 epochs" --append --only lab
 
 Every row samples with the same seed, so rows differ only by the lever. The real-data floor at the same
 n (training images outside the subset, against the same reference) is a row of its own. The table is
 rewritten after each row, so an interrupted run keeps what it measured. Writes reports/ablation/table.csv,
-table.md and grids.png. Uses the DVC outputs data/model/model.pt, data/mnist/{train,floor}.npz and
-the shipped reference statistics, grader/references/mnist_test_inception.npz (`dvc repro train` first).
+table.md and grids.png. Reads the pipeline's trained model, training and floor images and the shipped
+reference statistics, where dvc.yaml's `paths` put them (`dvc repro train` first).
 """
 
 from __future__ import annotations
@@ -24,8 +24,17 @@ import torch
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "stages"))
 
-from ddpm_lab import config, data, fid, io, params as lab_params, plots  # noqa: E402
+from _params import Device, Fid, artifacts, load  # noqa: E402
+
+from ddpm_lab import data, fid, io, plots  # noqa: E402
+from ddpm_lab.progress import Bar  # noqa: E402
+from ddpm_lab.sampler import SamplerConfig, generate  # noqa: E402
+from ddpm_lab.schedule import NoiseSchedule  # noqa: E402
+from ddpm_lab.unet import UNetConfig, load_trained  # noqa: E402
+
+PATHS = artifacts(ROOT)
 
 LEVERS = {
     "lab": {},
@@ -38,7 +47,9 @@ LAB_SAMPLER = {"start": "standard_normal", "variance": "posterior", "clip_x0": F
 BEST = "forward-marginal start"  # params.yaml's default, chosen from reports/ablation/table.md
 
 
-def plan(steps: list[int], only: list[str] | None, combination: str = BEST, respaced_only: bool = False) -> list[tuple[str, int, str]]:
+def plan(
+    steps: list[int], only: list[str] | None, combination: str = BEST, respaced_only: bool = False
+) -> list[tuple[str, int, str]]:
     """(weights, steps, lever) rows: every lever on EMA weights at full steps; the lab sampler on raw
     weights; the lab sampler and ``combination`` respaced."""
     full = steps[0]
@@ -51,7 +62,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--n", type=int, default=5000, help="generated images per row (and real ones for the floor)")
     parser.add_argument("--steps", type=int, nargs="+", default=[500, 100, 50], help="full steps first, then respaced")
-    parser.add_argument("--model", type=Path, default=ROOT / "data/model/model.pt")
+    parser.add_argument("--model", type=Path, default=PATHS["model"])
     parser.add_argument("--label", default="200 epochs", help="names the model in the table")
     parser.add_argument("--only", nargs="+", choices=list(LEVERS), help="levers to run (default: all)")
     parser.add_argument("--combination", default=BEST, choices=list(LEVERS), help="the lever respaced beside the lab's")
@@ -62,19 +73,23 @@ def main() -> None:
 
     import pandas as pd
 
-    params = lab_params.load(ROOT / "params.yaml")
-    device = config.device(params)
-    train = torch.from_numpy(np.load(ROOT / "data/mnist/train.npz")["images"])
+    cfg = load(
+        ROOT / "params.yaml",
+        {"schedule": NoiseSchedule.linear, "model": UNetConfig, "sampler": SamplerConfig, "fid": Fid, "device": Device},
+    )
+    device = cfg.device.torch
+    train = torch.from_numpy(np.load(PATHS["train_images"])["images"])
     train_mean_pixel = round(float(data.to_uint8(train).mean()), 1)
-    reference = fid.load_statistics(ROOT / "grader/references/mnist_test_inception.npz")
-    extractor = fid.FeatureExtractor(device=device, batch_size=params["fid"]["batch_size"])
+    reference = fid.load_statistics(PATHS["reference_stats"])
+    extractor = fid.FeatureExtractor(device=device, batch_size=cfg.fid.batch_size)
     table = pd.read_csv(args.out / "table.csv") if args.append and (args.out / "table.csv").exists() else pd.DataFrame()
     rows = table.to_dict("records")
     grids = []
 
     def record(row: dict, images: np.ndarray, caption: str) -> None:
         row |= {"n": len(images), "mean_pixel": round(float(images.mean()), 1), "training_mean_pixel": train_mean_pixel}
-        row["fid"] = round(fid.frechet_distance(fid.statistics_of(images, extractor, caption), reference), 2)
+        features = extractor.features(images, Bar(f"Inception features: {caption}", unit="batch", leave=False))
+        row["fid"] = round(fid.frechet_distance(fid.statistics(features), reference), 2)
         rows.append(row)
         floors = {r["n"]: r["fid"] for r in rows if r["model"] == "real images (floor)"}
         for r in rows:
@@ -88,18 +103,29 @@ def main() -> None:
         print(row, flush=True)
 
     if not any(r["model"] == "real images (floor)" and r["n"] == args.n for r in rows):
-        real = np.load(ROOT / "data/mnist/floor.npz")["images"][: args.n]
+        real = np.load(PATHS["floor_images"])["images"][: args.n]
         record({"model": "real images (floor)", "weights": "", "steps": "", "sampler": ""}, real, "real training images")
 
-    base = config.sampler_config(params)
     for weights, steps, lever in plan(args.steps, args.only, args.combination, args.respaced_only):
-        cfg = dataclasses.replace(base, steps=steps, **(LAB_SAMPLER | LEVERS[lever]))
+        sampler = dataclasses.replace(cfg.sampler, steps=steps, **(LAB_SAMPLER | LEVERS[lever]))
         start = time.perf_counter()
-        images = config.generate(params, args.n, seed=params["seed"] + 4, model_path=args.model,
-                                 training_images=ROOT / "data/mnist/train.npz", sampler=cfg, ema=weights == "ema")
+        model = load_trained(args.model, cfg.model, ema=weights == "ema")
+        images = generate(
+            model,
+            cfg.schedule,
+            args.n,
+            sampler,
+            seed=cfg.fid.seed + 4,
+            device=device,
+            mean_image=train.mean(0),
+            progress=Bar(f"sampling {args.n} images", leave=False),
+        )
         seconds = round(time.perf_counter() - start, 1)
-        record({"model": args.label, "weights": weights, "steps": steps, "sampler": lever, "sample_seconds": seconds},
-               images, f"{args.label}, {weights}, {steps} steps\n{lever}")
+        record(
+            {"model": args.label, "weights": weights, "steps": steps, "sampler": lever, "sample_seconds": seconds},
+            images,
+            f"{args.label}, {weights}, {steps} steps\n{lever}",
+        )
 
 
 def _slug(text: str) -> str:

@@ -23,20 +23,27 @@ from pathlib import Path
 
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "stages"))
 
-from ddpm_lab import config as lab_config  # noqa: E402
-from ddpm_lab import io, params as lab_params  # noqa: E402
+from _params import Device, load  # noqa: E402
+
+from ddpm_lab import io  # noqa: E402
 from ddpm_lab.sampler import SamplerConfig, sample  # noqa: E402
 from ddpm_lab.schedule import NoiseSchedule, q_sample  # noqa: E402
-from ddpm_lab.unet import UNet, count_parameters  # noqa: E402
+from ddpm_lab.unet import UNet, UNetConfig, count_parameters  # noqa: E402
 
 
 def peer_model():
     from diffusers import UNet2DModel
 
     net = UNet2DModel(
-        sample_size=32, in_channels=1, out_channels=1, layers_per_block=2, block_out_channels=(32, 64, 64),
+        sample_size=32,
+        in_channels=1,
+        out_channels=1,
+        layers_per_block=2,
+        block_out_channels=(32, 64, 64),
         down_block_types=("DownBlock2D", "AttnDownBlock2D", "AttnDownBlock2D"),
         up_block_types=("AttnUpBlock2D", "AttnUpBlock2D", "UpBlock2D"),
     )
@@ -112,11 +119,10 @@ def main() -> None:
     parser.add_argument("--skip-peer", action="store_true")
     args = parser.parse_args()
 
-    params = lab_params.load(Path(__file__).resolve().parent.parent / "params.yaml")
-    device = lab_config.device(params)
-    schedule = lab_config.schedule(params)
+    cfg = load(ROOT / "params.yaml", {"schedule": NoiseSchedule.linear, "model": UNetConfig, "device": Device})
+    device, schedule = cfg.device.torch, cfg.schedule
     torch.manual_seed(0)
-    ours = UNet(lab_config.unet_config(params)).to(device)
+    ours = UNet(cfg.model).to(device)
     results = {
         "device": torch.cuda.get_device_name() if device.type == "cuda" else platform.processor() or platform.machine(),
         "threads": torch.get_num_threads(),

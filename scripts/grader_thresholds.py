@@ -41,30 +41,38 @@ DISTANCES = (5.0, 10.0, 15.0, 20.0)
 def undertrained_samples(epochs: int, n: int, seed: int) -> np.ndarray:
     import torch
 
-    from ddpm_lab import config, data, params as params_module
-    from ddpm_lab.sampler import sample
-    from ddpm_lab.training import train
-    from ddpm_lab.unet import UNet
+    sys.path.insert(0, str(ROOT / "stages"))
+    from _params import artifacts, load
 
-    params = params_module.load(ROOT / "params.yaml")
-    torch.manual_seed(params["seed"])
-    images = torch.from_numpy(np.load(ROOT / "data/mnist/train.npz")["images"])
-    model = UNet(config.unet_config(params))
-    cfg = dataclasses.replace(config.train_config(params), epochs=epochs)
-    state = train(model, config.schedule(params), images, cfg)
-    net = state.ema if params["sampler"]["use_ema"] else state.model
-    size = params["data"]["image_size"]
-    out = sample(net.eval(), config.schedule(params), n, (1, size, size), config.sampler_config(params), seed=seed,
-                 mean_image=images.mean(0))
-    return data.to_uint8(out)
+    from ddpm_lab.sampler import SamplerConfig, generate
+    from ddpm_lab.schedule import NoiseSchedule
+    from ddpm_lab.training import TrainConfig, train
+    from ddpm_lab.unet import UNet, UNetConfig
+
+    cfg = load(
+        ROOT / "params.yaml",
+        {"schedule": NoiseSchedule.linear, "model": UNetConfig, "train": TrainConfig, "sampler": SamplerConfig},
+    )
+    torch.manual_seed(cfg.train.seed)
+    images = torch.from_numpy(np.load(artifacts(ROOT)["train_images"])["images"])
+    state = train(UNet(cfg.model), cfg.schedule, images, dataclasses.replace(cfg.train, epochs=epochs))
+    net = (state.ema if cfg.sampler.use_ema else state.model).eval()
+    return generate(net, cfg.schedule, n, cfg.sampler, seed=seed, mean_image=images.mean(0))
 
 
 def measure(refs: References, images: np.ndarray, confidence: float, with_fid: bool) -> dict:
     m = classifier.measure(refs.classifier, images, confidence)
     distance, _ = refs.nearest_training_image(images)
-    row = {"n": m.n, "confident_share": round(m.confident_share, 4), "not_digit_share": round(m.not_digit_share, 4), "min_digit_share": round(float(m.shares.min()), 4),
-           "max_digit_share": round(float(m.shares.max()), 4), "counts": " ".join(map(str, m.counts)),
-           "median_nn_distance": round(float(np.median(distance)), 2), "mean_pixel": round(float(images.mean()), 1)}
+    row = {
+        "n": m.n,
+        "confident_share": round(m.confident_share, 4),
+        "not_digit_share": round(m.not_digit_share, 4),
+        "min_digit_share": round(float(m.shares.min()), 4),
+        "max_digit_share": round(float(m.shares.max()), 4),
+        "counts": " ".join(map(str, m.counts)),
+        "median_nn_distance": round(float(np.median(distance)), 2),
+        "mean_pixel": round(float(images.mean()), 1),
+    }
     for d in DISTANCES:
         row[f"copies<{d:g}"] = round(float((distance < d).mean()), 4)
     if with_fid:
@@ -100,7 +108,9 @@ def main() -> None:
     sets["copies of the training subset (forgery)"] = np.load(ROOT / "reports/mnist_subset/subset.npz")["images"][: args.n]
     sets["noise with MNIST's mean pixel"] = np.where(rng.random((args.n, 32, 32)) < mean / 255, 255, 0).astype(np.uint8)
 
-    generated = {label for label in sets if label.startswith(("committed", "undertrained"))} | {s.split("=")[0] for s in args.samples}
+    generated = {label for label in sets if label.startswith(("committed", "undertrained"))} | {
+        s.split("=")[0] for s in args.samples
+    }
     rows = []
     for label, images in sets.items():
         row = {"images": label, **measure(refs, images, confidence, args.fid and label in generated)}
@@ -111,9 +121,11 @@ def main() -> None:
     table = pd.DataFrame(rows)
     io.write_text(args.out.with_suffix(".csv"), table.to_csv(index=False))
     command = " ".join(f'"{a}"' if " " in a else a for a in sys.argv[1:])
-    header = (f"# Measurements behind the grader's thresholds\n\nMade by `python scripts/grader_thresholds.py "
-              f"{command}`. Classifier confidence {confidence}; distances are RMS over the 32x32 pixels "
-              f"(0-255) to the nearest of MNIST's 60,000 training images; `copies<d` is the share of images nearer than d.\n\n")
+    header = (
+        f"# Measurements behind the grader's thresholds\n\nMade by `python scripts/grader_thresholds.py "
+        f"{command}`. Classifier confidence {confidence}; distances are RMS over the 32x32 pixels "
+        f"(0-255) to the nearest of MNIST's 60,000 training images; `copies<d` is the share of images nearer than d.\n\n"
+    )
     io.write_text(args.out.with_suffix(".md"), header + table.to_markdown(index=False) + "\n")
 
 

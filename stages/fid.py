@@ -3,22 +3,39 @@
 import numpy as np
 import torch
 from _common import stage
-from tqdm import tqdm
+from _params import Device, Fid
 
-from ddpm_lab import config, data, fid, io
+from ddpm_lab import data, fid, io
+from ddpm_lab.progress import Bar
+from ddpm_lab.sampler import SamplerConfig, generate
+from ddpm_lab.schedule import NoiseSchedule
+from ddpm_lab.unet import UNetConfig, load_trained
 
 
-@stage("fid")
-def main(params, out):
-    p = params["fid"]
-    device = config.device(params)
-    images = config.generate(params, p["n_generated"], seed=params["seed"] + 3, progress=lambda it: tqdm(
-        it, desc=f"sampling {p['n_generated']} images", unit="step", miniters=50))
-    io.write_npz(out / "samples.npz", images=images)
-    extractor = fid.FeatureExtractor(device=device, batch_size=p["batch_size"])
-    stats = fid.statistics_of(images, extractor, "generated samples")
-    reference = fid.load_statistics("grader/references/mnist_test_inception.npz")
-    floor = dict(np.load("data/fid/floor_stats.npz"))
+@stage(
+    "fid",
+    configs={"schedule": NoiseSchedule.linear, "model": UNetConfig, "sampler": SamplerConfig, "fid": Fid, "device": Device},
+    inputs=["model", "train_images", "reference_stats", "floor_stats"],
+)
+def main(cfg, paths):
+    n, device = cfg.fid.n_generated, cfg.device.torch
+    model = load_trained(paths.model, cfg.model, ema=cfg.sampler.use_ema)
+    training = torch.from_numpy(np.load(paths.train_images)["images"])
+    images = generate(
+        model,
+        cfg.schedule,
+        n,
+        cfg.sampler,
+        seed=cfg.fid.seed + 3,
+        device=device,
+        mean_image=training.mean(0),
+        progress=Bar(f"sampling {n} images"),
+    )
+    io.write_npz(paths.reports / "samples.npz", images=images)
+    extractor = fid.FeatureExtractor(device=device, batch_size=cfg.fid.batch_size)
+    stats = fid.statistics(extractor.features(images, Bar(f"Inception features of {n} generated samples", unit="batch")))
+    reference = fid.load_statistics(paths.reference_stats)
+    floor = dict(np.load(paths.floor_stats))
     score = fid.frechet_distance(stats, reference)
     floor_fid = fid.frechet_distance(floor, reference)
     return {
@@ -29,7 +46,7 @@ def main(params, out):
         "n_reference": int(reference["n"]),
         "n_floor": int(floor["n"]),
         "mean_pixel": float(images.mean()),
-        "mean_pixel_training": float(data.to_uint8(torch.from_numpy(np.load("data/mnist/train.npz")["images"])).mean()),
+        "mean_pixel_training": float(data.to_uint8(training).mean()),
         "inception": extractor.provenance,
     }
 

@@ -3,18 +3,26 @@ same reference, the best a generator can score at that sample size."""
 
 import numpy as np
 from _common import stage
+from _params import Device, FidFloor
 
 from ddpm_lab import fid, io
+from ddpm_lab.progress import Bar
 
 
-@stage("fid_floor")
-def main(params, out):
-    p = params["fid"]
-    extractor = fid.FeatureExtractor(batch_size=p["batch_size"])
-    images = np.load("data/mnist/floor.npz")["images"][: p["n_floor"]]
-    stats = fid.statistics_of(images, extractor, "real training images")
-    io.write_npz("data/fid/floor_stats.npz", **stats)
-    reference = fid.load_statistics("grader/references/mnist_test_inception.npz")
+@stage(
+    "fid_floor",
+    configs={"fid_floor": FidFloor, "device": Device},
+    inputs=["floor_images", "reference_stats"],
+    outputs=["floor_stats"],
+)
+def main(cfg, paths):
+    extractor = fid.FeatureExtractor(device=cfg.device.torch, batch_size=cfg.fid_floor.batch_size)
+    images = np.load(paths.floor_images)["images"][: cfg.fid_floor.n_floor]
+    stats = fid.statistics(
+        extractor.features(images, Bar(f"Inception features of {len(images)} real training images", unit="batch"))
+    )
+    io.write_npz(paths.floor_stats, **stats)
+    reference = fid.load_statistics(paths.reference_stats)
     return {"floor_fid": fid.frechet_distance(stats, reference), "n_floor": int(stats["n"]), "n_reference": int(reference["n"])}
 
 

@@ -8,28 +8,31 @@ still in memory: the Fréchet distance between the two, and the FID of the first
 
 import numpy as np
 from _common import stage
-from tqdm import tqdm
+from _params import Device, FidReference
 
 from ddpm_lab import fid, io
+from ddpm_lab.progress import Bar
 
-SHIPPED = "grader/references/mnist_test_inception.npz"
 
-
-@stage("fid_reference")
-def main(params, out):
-    p = params["fid"]
-    extractor = fid.FeatureExtractor(batch_size=p["batch_size"])
-    images = np.load("data/mnist/reference.npz")["images"][: p["n_reference"]]
-    features = extractor.features(images, lambda it: tqdm(it, desc=f"Inception features of {len(images)} test images", unit="batch"))
+@stage(
+    "fid_reference",
+    configs={"fid_reference": FidReference, "device": Device},
+    inputs=["reference_images"],
+    outputs=["reference_stats"],
+)
+def main(cfg, paths):
+    extractor = fid.FeatureExtractor(device=cfg.device.torch, batch_size=cfg.fid_reference.batch_size)
+    images = np.load(paths.reference_images)["images"][: cfg.fid_reference.n_reference]
+    features = extractor.features(images, Bar(f"Inception features of {len(images)} test images", unit="batch"))
     stats = fid.statistics(features)
-    io.write_npz(SHIPPED, **fid.compact(stats, p["reference_dtype"]))
-    stored = fid.load_statistics(SHIPPED)
+    io.write_npz(paths.reference_stats, **fid.compact(stats, cfg.fid_reference.reference_dtype))
+    stored = fid.load_statistics(paths.reference_stats)
     part = fid.statistics(features[: min(2000, len(features) - 1)])
     return {
         "n_reference": int(stats["n"]),
-        "file": SHIPPED,
-        "sha256": io.file_digest(SHIPPED, "sha256"),
-        "sigma_dtype": p["reference_dtype"],
+        "file": str(paths.reference_stats),
+        "sha256": io.file_digest(paths.reference_stats, "sha256"),
+        "sigma_dtype": cfg.fid_reference.reference_dtype,
         "sigma_max_abs_rounding": float(np.abs(stored["sigma"] - stats["sigma"]).max()),
         "fid_full_vs_stored": fid.frechet_distance(stats, stored),
         "fid_of_first_2000_vs_full": fid.frechet_distance(part, stats),

@@ -3,25 +3,24 @@
 import numpy as np
 import torch
 from _common import stage
+from _params import ForwardDemo
 
 from ddpm_lab import forward_demo, io, plots
 from ddpm_lab.schedule import NoiseSchedule
 
 
-@stage("forward_demo")
-def main(params, out):
-    s = params["schedule"]
-    schedule = NoiseSchedule.linear(s["alpha_start"], s["alpha_end"], s["steps"])
-    x0 = torch.from_numpy(np.load("data/mnist/train.npz")["images"][:1])
-    timesteps = params["forward_demo"]["timesteps"]
-    noisy = forward_demo.noisy_versions(schedule, x0, timesteps, params["seed"])
+@stage("forward_demo", configs={"schedule": NoiseSchedule.linear, "forward_demo": ForwardDemo}, inputs=["train_images"])
+def main(cfg, paths):
+    schedule, timesteps = cfg.schedule, list(cfg.forward_demo.timesteps)
+    x0 = torch.from_numpy(np.load(paths.train_images)["images"][:1])
+    noisy = forward_demo.noisy_versions(schedule, x0, timesteps, cfg.forward_demo.seed)
     images = {f"t{t}": noisy[t][0, 0].numpy().astype(np.float32) for t in timesteps}
-    io.write_npz(out / "noisy.npz", x0=x0[0, 0].numpy(), **images)
+    io.write_npz(paths.reports / "noisy.npz", x0=x0[0, 0].numpy(), **images)
     roots = [schedule.alpha_bars[t].sqrt().item() for t in timesteps]
-    io.save_figure(plots.forward_process(list(images.values()), timesteps, roots), out / "forward.png")
+    io.save_figure(plots.forward_process(list(images.values()), timesteps, roots), paths.reports / "forward.png")
     for t in timesteps:
         if t > 0:
-            io.save_figure(plots.single_image(images[f"t{t}"], f"$x_{{{t}}}$"), out / f"t{t}.png")
+            io.save_figure(plots.single_image(images[f"t{t}"], f"$x_{{{t}}}$"), paths.reports / f"t{t}.png")
     final = max(timesteps)
     return {
         "steps": schedule.steps,

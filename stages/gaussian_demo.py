@@ -2,18 +2,22 @@
 
 import torch
 from _common import stage
+from _params import GaussianDemo
 
 from ddpm_lab import gaussian, io, plots
 
 
-@stage("gaussian_demo")
-def main(params, out):
-    n = params["gaussian_demo"]["n_samples"]
+@stage("gaussian_demo", configs={"gaussian_demo": GaussianDemo})
+def main(cfg, paths):
+    n = cfg.gaussian_demo.n_samples
     mean, cov = torch.zeros(2, dtype=torch.float64), torch.eye(2, dtype=torch.float64)
-    samples = gaussian.sample_normal(n, mean, params["seed"])
-    io.write_text(out / "samples.csv", "x1,x2\n" + "".join(f"{a!r},{b!r}\n" for a, b in samples.tolist()))
+    samples = gaussian.sample_normal(n, mean, cfg.gaussian_demo.seed)
+    io.write_text(paths.reports / "samples.csv", "x1,x2\n" + "".join(f"{a!r},{b!r}\n" for a, b in samples.tolist()))
     density = lambda x: gaussian.normal_density(x, mean, cov)  # noqa: E731
-    io.save_figure(plots.scatter_over_density(samples.numpy(), density, (0, 0), "Task 1: samples of N(0, I) over its density"), out / "scatter.png")
+    io.save_figure(
+        plots.scatter_over_density(samples.numpy(), density, (0, 0), "Task 1: samples of N(0, I) over its density"),
+        paths.reports / "scatter.png",
+    )
     return {
         "n_samples": n,
         "sample_mean": samples.mean(0).tolist(),

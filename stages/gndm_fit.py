@@ -2,36 +2,41 @@
 
 import torch
 from _common import stage
+from _params import Gndm
 
 from ddpm_lab import gaussian, io, plots
 
 
-@stage("gndm_fit")
-def main(params, out):
-    p = params["gndm_fit"]
-    true_mean = torch.tensor(p["true_mean"], dtype=torch.float64)
-    data = gaussian.sample_normal(p["n_samples"], true_mean, params["seed"] + 1)
-    learned, history = gaussian.fit_gndm(data, p["learning_rate"], p["steps"])
+@stage("gndm_fit", configs={"gndm": Gndm})
+def main(cfg, paths):
+    p = cfg.gndm
+    true_mean = torch.tensor(p.true_mean, dtype=torch.float64)
+    data = gaussian.sample_normal(p.n_samples, true_mean, p.seed + 1)
+    learned, history = gaussian.fit_gndm(data, p.learning_rate, p.steps)
     closed_form = data.mean(0)
-    io.write_text(out / "data.csv", "x1,x2\n" + "".join(f"{a!r},{b!r}\n" for a, b in data.tolist()))
+    io.write_text(paths.reports / "data.csv", "x1,x2\n" + "".join(f"{a!r},{b!r}\n" for a, b in data.tolist()))
     eye = torch.eye(2, dtype=torch.float64)
     fig = plots.scatter_over_density(
-        data.numpy(), lambda x: gaussian.normal_density(x, learned, eye), p["true_mean"],
+        data.numpy(),
+        lambda x: gaussian.normal_density(x, learned, eye),
+        list(p.true_mean),
         f"Task 2: learned GNDM, $\\mu^*$ = [{learned[0]:.3f}, {learned[1]:.3f}]",
         extra_density=lambda x: gaussian.normal_density(x, true_mean, eye),
         labels=("learned density $p(x, \\mu^*)$", "true density $q(x)$"),
     )
-    io.save_figure(fig, out / "fit.png")
-    io.save_figure(plots.gndm_convergence(history, gaussian.gndm_loss(data, closed_form).item()), out / "convergence.png")
+    io.save_figure(fig, paths.reports / "fit.png")
+    io.save_figure(
+        plots.gndm_convergence(history, gaussian.gndm_loss(data, closed_form).item()), paths.reports / "convergence.png"
+    )
     return {
-        "n_samples": p["n_samples"],
-        "true_mean": p["true_mean"],
+        "n_samples": p.n_samples,
+        "true_mean": list(p.true_mean),
         "learned_mean": learned.tolist(),
         "closed_form_mean": closed_form.tolist(),
         "learned_minus_closed_form": (learned - closed_form).norm().item(),
         "distance_to_true_mean": (learned - true_mean).norm().item(),
         "final_loss": history[-1],
-        "steps": p["steps"],
+        "steps": p.steps,
     }
 
 

@@ -1,43 +1,51 @@
 """Task 6: train the time-conditional U-Net with the noise-prediction loss of eq. (38).
 
-Resumable: a checkpoint of the whole training state is written every `train.checkpoint_every` epochs to
-data/resume/, and a rerun with the same settings continues from it.
+Resumable: a checkpoint of the whole training state is written every `train.checkpoint_every` epochs
+(--resume), and a rerun with the same settings continues from it.
 """
 
 import time
-from pathlib import Path
 
 import numpy as np
 import torch
 from _common import stage
-from tqdm import tqdm
+from _params import Device
 
-from ddpm_lab import config, io, plots
-from ddpm_lab.training import train
-from ddpm_lab.unet import UNet, count_parameters
+from ddpm_lab import io, plots
+from ddpm_lab.progress import Bar
+from ddpm_lab.schedule import NoiseSchedule
+from ddpm_lab.training import TrainConfig, train
+from ddpm_lab.unet import UNet, UNetConfig, count_parameters
 
 
-@stage("train")
-def main(params, out):
-    torch.manual_seed(params["seed"])
-    cfg = config.train_config(params)
-    device = config.device(params)
-    model = UNet(config.unet_config(params))
-    images = torch.from_numpy(np.load("data/mnist/train.npz")["images"])
-    bar = tqdm(total=cfg.epochs, desc=f"training on {device}", unit="epoch")
-
-    def on_epoch(epoch, loss):
-        bar.n = epoch
-        bar.set_postfix(loss=f"{loss:.4f}")
-        bar.refresh()
-
+@stage(
+    "train",
+    configs={"schedule": NoiseSchedule.linear, "model": UNetConfig, "train": TrainConfig, "device": Device},
+    inputs=["train_images"],
+    outputs=["model", "resume"],
+)
+def main(cfg, paths):
+    torch.manual_seed(cfg.train.seed)
+    device = cfg.device.torch
+    model = UNet(cfg.model)
+    images = torch.from_numpy(np.load(paths.train_images)["images"])
+    bar = Bar(f"training on {device}", unit="epoch")
     start = time.perf_counter()
-    state = train(model, config.schedule(params), images, cfg, device, checkpoint=Path("data/resume/train_state.pt"), on_epoch=on_epoch)
+    state = train(
+        model,
+        cfg.schedule,
+        images,
+        cfg.train,
+        device,
+        checkpoint=paths.resume,
+        on_epoch=lambda epoch, loss: bar(epoch, cfg.train.epochs, loss=f"{loss:.4f}"),
+    )
     seconds = time.perf_counter() - start
-    bar.close()
-    io.torch_save("data/model/model.pt", {"model": state.model.cpu().state_dict(), "ema": state.ema.cpu().state_dict()})
-    io.write_text(out / "loss.csv", "epoch,loss\n" + "".join(f"{i},{loss!r}\n" for i, loss in enumerate(state.history, 1)))
-    io.save_figure(plots.loss_curve(state.history), out / "loss.png")
+    io.torch_save(paths.model, {"model": state.model.cpu().state_dict(), "ema": state.ema.cpu().state_dict()})
+    io.write_text(
+        paths.reports / "loss.csv", "epoch,loss\n" + "".join(f"{i},{loss!r}\n" for i, loss in enumerate(state.history, 1))
+    )
+    io.save_figure(plots.loss_curve(state.history), paths.reports / "loss.png")
     tenth = max(1, len(state.history) // 10)
     return {
         "epochs": len(state.history),

@@ -47,6 +47,7 @@ def test_fetch_refuses_a_corrupt_file_and_names_what_it_tried(tmp_path):
     assert not any((target / name).exists() for name in data.MD5)  # nothing unverified left behind
 
 
+@pytest.mark.slow
 def test_fetch_from_a_local_folder_of_gzipped_files(tmp_path, mnist_dir):
     local = tmp_path / "mnist"
     local.mkdir()
@@ -58,7 +59,7 @@ def test_fetch_from_a_local_folder_of_gzipped_files(tmp_path, mnist_dir):
 
 
 def test_prepare_balanced_resized_and_scaled(mnist_dir):
-    sets = data.prepare(mnist_dir, n_train=100, n_reference=30, n_floor=20, image_size=32, seed=0)
+    sets = data.prepare(mnist_dir, data.SubsetConfig(n_train=100, n_reference=30, n_floor=20, image_size=32, seed=0))
     assert sets["train"].shape == (100, 1, 32, 32) and sets["train"].dtype == np.float32
     assert sets["train"].min() >= -1 and sets["train"].max() <= 1 and sets["train"].min() == -1
     assert np.all(np.bincount(sets["labels"]) == 10)

@@ -19,4 +19,3 @@ def test_gndm_gradient_descent_reaches_the_sample_mean():
     assert torch.allclose(mu, data.mean(0), atol=1e-10)
     assert history[0] > history[-1]
     assert (mu - torch.tensor([1.0, 2.0], dtype=torch.float64)).abs().max() < 4 / 1000**0.5
-

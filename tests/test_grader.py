@@ -61,6 +61,7 @@ def fid_metrics(root):
     return json.loads((root / "fid/metrics.json").read_text())
 
 
+@pytest.mark.slow
 def test_committed_reports_of_the_full_run_pass_with_the_fid_recomputed(root, rubric, with_fid, tmp_path):
     """CI gate: the reports/ committed from the real run pass the shipped rubric, every check measured."""
     results, drawn = grade_and_draw(root / "reports", rubric, with_fid, figures=tmp_path / "figures")
@@ -103,6 +104,7 @@ def test_x_t_that_does_not_follow_eq_27_fails(good, rubric, quick):
     assert not results["task4.forward_marginals"].passed and "t = [200, 500]" in results["task4.forward_marginals"].measured
 
 
+@pytest.mark.slow
 def test_images_scaled_to_0_1_instead_of_minus_1_1_fail_value_range(good, rubric, quick):
     with np.load(good / "forward_demo/noisy.npz") as f:
         arrays = dict(f)
@@ -114,6 +116,7 @@ def test_images_scaled_to_0_1_instead_of_minus_1_1_fail_value_range(good, rubric
 
 
 # Forgeries ----------------------------------------------------------------------------------------------
+
 
 def mnist_mean_noise(n, mean, seed=0):
     """Random bright pixels whose mean is MNIST's mean pixel."""
@@ -149,6 +152,7 @@ def test_forged_samples_copied_from_mnists_test_images_fail_as_copies(good, rubr
     assert results["task7.digits_recognised"].passed
 
 
+@pytest.mark.slow
 def test_forged_fid_claim_below_the_recomputed_one_fails(good, rubric, with_fid):
     metrics = fid_metrics(good)
     metrics["fid"] = metrics["fid"] * 0.5
@@ -158,8 +162,9 @@ def test_forged_fid_claim_below_the_recomputed_one_fails(good, rubric, with_fid)
     assert results["task7.fid_threshold"].passed  # graded on the recomputed value, which is honest
 
 
-@pytest.mark.parametrize("claim, phrase", [("-1.0", "negative"), ("Infinity", "not a number"), ("1e999", "not finite"),
-                                            ('"low"', "expected a number")])
+@pytest.mark.parametrize(
+    "claim, phrase", [("-1.0", "negative"), ("Infinity", "not a number"), ("1e999", "not finite"), ('"low"', "expected a number")]
+)
 def test_forged_negative_or_infinite_fid_fails(good, rubric, quick, claim, phrase):
     text = (good / "fid/metrics.json").read_text()
     metrics = fid_metrics(good)
@@ -168,6 +173,7 @@ def test_forged_negative_or_infinite_fid_fails(good, rubric, quick, claim, phras
     assert result.status == "failed" and phrase in result.measured
 
 
+@pytest.mark.slow
 def test_one_png_copied_over_every_figure_earns_nothing(good, rubric, quick, tmp_path):
     honest = {r.name: r.status for r in grade(good, rubric, quick)}
     scatter = (good / "gaussian_demo/scatter.png").read_bytes()
@@ -183,8 +189,16 @@ def test_one_png_copied_over_every_figure_earns_nothing(good, rubric, quick, tmp
     for rel in ("gaussian_demo/samples.csv", "forward_demo/noisy.npz", "train/loss.csv", "sample_grid/samples.npz"):
         (good / rel).unlink()
     results = by_name(grade(good, rubric, quick))
-    for name in ("task1.samples_moments", "task3.value_range", "task4.pure_noise_at_T", "task4.forward_marginals",
-                 "task5.samples_valid", "task6.epochs", "task6.loss_falls", "task6.sample_grid"):
+    for name in (
+        "task1.samples_moments",
+        "task3.value_range",
+        "task4.pure_noise_at_T",
+        "task4.forward_marginals",
+        "task5.samples_valid",
+        "task6.epochs",
+        "task6.loss_falls",
+        "task6.sample_grid",
+    ):
         assert results[name].status == "failed" and results[name].points == 0, name
 
 
@@ -193,6 +207,7 @@ def loss_rows(root):
     return [float(line.split(",")[1]) for line in lines]
 
 
+@pytest.mark.slow
 def test_loss_csv_cut_short_and_renumbered_fails(good, rubric, quick):
     losses = loss_rows(good)
     csv(good / "train/loss.csv", ["epoch", "loss"], [(i, v) for i, v in enumerate(losses[100:], 1)])  # the last 100, renumbered
@@ -204,6 +219,7 @@ def test_loss_csv_cut_short_and_renumbered_fails(good, rubric, quick):
     assert not result.passed and "first epoch's loss" in result.measured
 
 
+@pytest.mark.slow
 def test_a_subset_that_is_not_mnist_or_mislabelled_fails(good, rubric, quick):
     with np.load(good / "mnist_subset/subset.npz") as f:
         images, labels = f["images"], f["labels"]
@@ -215,33 +231,93 @@ def test_a_subset_that_is_not_mnist_or_mislabelled_fails(good, rubric, quick):
 
 # Broken files --------------------------------------------------------------------------------------------
 
+
 def bomb_png(path, side=20000):
     """A valid PNG header declaring side x side pixels: tiny on disk, huge when decoded."""
+
     def chunk(kind, data):
         return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
     raw = zlib.compress(b"\0" * (side + 1) * 64)
-    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", side, side, 8, 0, 0, 0, 0)) + chunk(b"IDAT", raw) + chunk(b"IEND", b""))
+    path.write_bytes(
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", struct.pack(">IIBBBBB", side, side, 8, 0, 0, 0, 0))
+        + chunk(b"IDAT", raw)
+        + chunk(b"IEND", b"")
+    )
 
 
 BREAKAGES = {
     "missing file": (lambda r: (r / "train/loss.csv").unlink(), "task6.epochs", "missing"),
     "truncated json": (lambda r: (r / "fid/metrics.json").write_text('{"fid": 5.0, "n_gen'), "task7.fid_claim", "not valid JSON"),
     "json array": (lambda r: (r / "fid/metrics.json").write_text("[1, 2]"), "task7.fid_claim", "expected a JSON object"),
-    "nan in json": (lambda r: (r / "fid/metrics.json").write_text('{"fid": NaN, "n_generated": 2000}'), "task7.fid_claim", "NaN is not a number"),
-    "no fid in json": (lambda r: write_json(r / "fid/metrics.json", {"n_generated": 2000}), "task7.fid_claim", "expected a number, got NoneType"),
-    "nan in csv": (lambda r: csv(r / "train/loss.csv", ["epoch", "loss"], [(1, 1.0), (2, float("nan"))]), "task6.loss_falls", "not finite"),
-    "wrong shape": (lambda r: np.savez(r / "sample_grid/samples.npz", images=np.zeros((64, 28, 28), np.uint8)), "task6.sample_grid", "shape (64, 28, 28)"),
-    "wrong dtype": (lambda r: np.savez(r / "sample_grid/samples.npz", images=np.zeros((64, 32, 32), np.float64)), "task6.sample_grid", "dtype float64"),
-    "pickle in npz": (lambda r: np.savez(r / "sample_grid/samples.npz", images=np.array([{"x": 1}], dtype=object)), "task6.sample_grid", "unreadable arrays"),
-    "raw pickle for npz": (lambda r: (r / "sample_grid/samples.npz").write_bytes(b"\x80\x04\x95cos\nsystem\n"), "task6.sample_grid", "not a .npz archive"),
-    "symlink outside": (lambda r: ((r / "train/loss.csv").unlink(), os.symlink("/etc/passwd", r / "train/loss.csv")), "task6.epochs", "points outside the submission folder"),
-    "directory for file": (lambda r: ((r / "fid/metrics.json").unlink(), (r / "fid/metrics.json").mkdir()), "task7.fid_claim", "not a regular file"),
-    "too few samples": (lambda r: np.savez(r / "fid/samples.npz", images=np.zeros((10, 32, 32), np.uint8)), "task7.sample_counts", "10 saved samples"),
-    "unbalanced subset": (lambda r: np.savez(r / "mnist_subset/subset.npz", images=np.zeros((3000, 32, 32), np.uint8), labels=np.zeros(3000, np.int64)), "task3.balanced_subset", "per digit"),
+    "nan in json": (
+        lambda r: (r / "fid/metrics.json").write_text('{"fid": NaN, "n_generated": 2000}'),
+        "task7.fid_claim",
+        "NaN is not a number",
+    ),
+    "no fid in json": (
+        lambda r: write_json(r / "fid/metrics.json", {"n_generated": 2000}),
+        "task7.fid_claim",
+        "expected a number, got NoneType",
+    ),
+    "nan in csv": (
+        lambda r: csv(r / "train/loss.csv", ["epoch", "loss"], [(1, 1.0), (2, float("nan"))]),
+        "task6.loss_falls",
+        "not finite",
+    ),
+    "wrong shape": (
+        lambda r: np.savez(r / "sample_grid/samples.npz", images=np.zeros((64, 28, 28), np.uint8)),
+        "task6.sample_grid",
+        "shape (64, 28, 28)",
+    ),
+    "wrong dtype": (
+        lambda r: np.savez(r / "sample_grid/samples.npz", images=np.zeros((64, 32, 32), np.float64)),
+        "task6.sample_grid",
+        "dtype float64",
+    ),
+    "pickle in npz": (
+        lambda r: np.savez(r / "sample_grid/samples.npz", images=np.array([{"x": 1}], dtype=object)),
+        "task6.sample_grid",
+        "unreadable arrays",
+    ),
+    "raw pickle for npz": (
+        lambda r: (r / "sample_grid/samples.npz").write_bytes(b"\x80\x04\x95cos\nsystem\n"),
+        "task6.sample_grid",
+        "not a .npz archive",
+    ),
+    "symlink outside": (
+        lambda r: ((r / "train/loss.csv").unlink(), os.symlink("/etc/passwd", r / "train/loss.csv")),
+        "task6.epochs",
+        "points outside the submission folder",
+    ),
+    "directory for file": (
+        lambda r: ((r / "fid/metrics.json").unlink(), (r / "fid/metrics.json").mkdir()),
+        "task7.fid_claim",
+        "not a regular file",
+    ),
+    "too few samples": (
+        lambda r: np.savez(r / "fid/samples.npz", images=np.zeros((10, 32, 32), np.uint8)),
+        "task7.sample_counts",
+        "10 saved samples",
+    ),
+    "unbalanced subset": (
+        lambda r: np.savez(
+            r / "mnist_subset/subset.npz", images=np.zeros((3000, 32, 32), np.uint8), labels=np.zeros(3000, np.int64)
+        ),
+        "task3.balanced_subset",
+        "per digit",
+    ),
 }
 
 
-@pytest.mark.parametrize("breakage", sorted(BREAKAGES))
+# three breakages in the fast lane, every one in the full suite (each grades a whole submission: seconds)
+FAST_BREAKAGES = {"missing file", "pickle in npz", "nan in json"}
+
+
+@pytest.mark.parametrize(
+    "breakage", [b if b in FAST_BREAKAGES else pytest.param(b, marks=pytest.mark.slow) for b in sorted(BREAKAGES)]
+)
 def test_each_broken_input_fails_its_check_with_one_line(good, rubric, quick, breakage):
     damage, check, phrase = BREAKAGES[breakage]
     damage(good)
@@ -252,6 +328,7 @@ def test_each_broken_input_fails_its_check_with_one_line(good, rubric, quick, br
     assert result.points == 0
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("damage", [bomb_png, lambda p: p.write_text("hello")])
 def test_a_broken_student_png_is_not_shown_and_costs_nothing(good, rubric, quick, tmp_path, damage):
     damage(good / "train/loss.png")
@@ -263,6 +340,8 @@ def test_a_broken_student_png_is_not_shown_and_costs_nothing(good, rubric, quick
 
 # What the grader writes ---------------------------------------------------------------------------------
 
+
+@pytest.mark.slow
 def test_feedback_is_the_same_in_terminal_markdown_notebook_and_results_json(good, tmp_path, capsys):
     csv(good / "train/loss.csv", ["epoch", "loss"], [(e, 1.0) for e in range(1, 201)])
     code = grader_main([str(good), "--out", str(tmp_path / "out"), "--no-fid"])
@@ -285,7 +364,7 @@ def test_feedback_is_the_same_in_terminal_markdown_notebook_and_results_json(goo
         else:
             assert test["status"] in ("passed", "failed")
         assert test["visibility"] in ("visible", "hidden", "after_due_date", "after_published")
-    assert "INCOMPLETE" not in printed or "FAIL" in printed
+    assert "(FAIL)" in printed and "(INCOMPLETE)" not in printed  # a failed check outranks the checks not run
     # the grader's own figures are in the report, the student's labelled as such
     assert (tmp_path / "out/figures/task7_digits.png").exists()
     assert "![drawn by the grader](figures/task6_grid.png)" in report
@@ -297,6 +376,7 @@ def test_feedback_is_the_same_in_terminal_markdown_notebook_and_results_json(goo
     assert first == {name: (tmp_path / "out" / name).read_bytes() for name in first}
 
 
+@pytest.mark.slow
 def test_exit_codes(good, tmp_path):
     assert grader_main([str(good), "--out", str(tmp_path / "a"), "--quiet", "--no-fid"]) == 1  # incomplete
     assert grader_main([str(tmp_path / "nowhere")]) == 2
@@ -318,6 +398,7 @@ def test_a_reference_file_that_does_not_match_the_rubric_stops_grading(good, roo
     assert len(err.splitlines()) == 1 and "SHA-256" in err and "digit classifier" in err
 
 
+@pytest.mark.slow
 def test_many_submissions_one_bad_folder_never_stops_the_others(good, tmp_path):
     import pandas as pd
 
@@ -337,11 +418,27 @@ def test_many_submissions_one_bad_folder_never_stops_the_others(good, tmp_path):
     assert carol["verdict"] == "FAIL" and carol["score"] == 0
 
 
+@pytest.mark.slow
 def test_grader_runs_as_a_module_and_never_imports_submission_code(good, root):
     (good / "sitecustomize.py").write_text("raise SystemExit('executed submission code')")
     (good / "grader").mkdir()
     (good / "grader" / "__init__.py").write_text("raise SystemExit('executed submission code')")
-    run = subprocess.run([sys.executable, "-m", "grader", str(good), "--quiet", "--no-fid"], cwd=root, capture_output=True, text=True)
+    run = subprocess.run(
+        [sys.executable, "-m", "grader", str(good), "--quiet", "--no-fid"], cwd=root, capture_output=True, text=True
+    )
     assert run.returncode == 1, run.stdout + run.stderr  # incomplete without the FID, and nothing of the submission ran
     assert "INCOMPLETE" in run.stdout
     assert "executed submission code" not in run.stdout + run.stderr
+
+
+@pytest.mark.slow
+def test_the_report_names_the_runs_seed_and_stages_that_disagree_on_it_fail(good, rubric, quick, tmp_path):
+    results = by_name(grade(good, rubric, quick))
+    assert results["run.seed"].passed and results["run.seed"].measured == "seed 0"
+    metrics = json.loads((good / "train/metrics.json").read_text())
+    write_json(good / "train/metrics.json", {**metrics, "seed": 7})  # one stage run with another seed
+    results = by_name(grade(good, rubric, quick))
+    assert not results["run.seed"].passed and "7 (train)" in results["run.seed"].measured
+    assert results["run.seed"].max_points == 0 and not results["run.seed"].required  # reported, never graded
+    grader_main([str(good), "--out", str(tmp_path / "out"), "--no-fid", "--quiet"])
+    assert "seeds 0 (gaussian_demo)" in (tmp_path / "out/report.md").read_text()

@@ -3,6 +3,7 @@ the grader on its reports, then DVC's experiments, remote and lock on the same c
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -11,6 +12,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 import yaml
+
+pytestmark = pytest.mark.slow  # the pipeline under DVC, for real: minutes
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "stages"))
+from _params import artifacts  # noqa: E402  (dvc.yaml's paths)
 
 PROJECT_FILES = ("stages", "ddpm_lab", "grader", "scripts", "dvc.yaml", "params.yaml", ".gitignore", "pyproject.toml")
 
@@ -34,9 +40,9 @@ def tiny_rubric(root: Path, project: Path, path: Path) -> Path:
 
     rubric = yaml.safe_load((root / "grader/rubric.yaml").read_text())
     rubric["lab"] += " (tiny integration run: sizes scaled down, FID threshold and digit checks waived)"
-    stats = project / "grader/references/mnist_test_inception.npz"
+    stats = artifacts(project)["reference_stats"]
     rubric["references"]["fid_statistics"].update(file=str(stats), sha256=file_digest(stats, "sha256"))
-    rubric["references"]["digit_classifier"]["file"] = str(root / "grader/references/digit_classifier.pt")
+    rubric["references"]["digit_classifier"]["file"] = str(artifacts(root)["classifier"])
     checks = {t: spec["checks"] for t, spec in rubric["tasks"].items()}
     checks["task3"]["balanced_subset"].update(n_images=100)
     checks["task6"]["epochs"]["min_epochs"] = 3
@@ -62,7 +68,11 @@ def project(root, mnist_dir, tmp_path_factory):
     work.mkdir()
     for name in PROJECT_FILES:
         src = root / name
-        (shutil.copytree(src, work / name, ignore=shutil.ignore_patterns("__pycache__")) if src.is_dir() else shutil.copy(src, work / name))
+        (
+            shutil.copytree(src, work / name, ignore=shutil.ignore_patterns("__pycache__"))
+            if src.is_dir()
+            else shutil.copy(src, work / name)
+        )
     (work / "params.yaml").write_text(yaml.safe_dump(tiny_params(root, mnist_dir), sort_keys=False))
     run(["git", "init", "-q", "-b", "main"], work)
     run(["git", "config", "user.email", "ci@example.invalid"], work)
@@ -78,22 +88,46 @@ def project(root, mnist_dir, tmp_path_factory):
 
 
 def test_repro_produces_every_stage_output(project):
-    for stage in ("gaussian_demo", "gndm_fit", "mnist_subset", "forward_demo", "train", "sample_grid", "digit_classifier",
-                  "fid_reference", "fid_floor", "fid"):
+    for stage in (
+        "gaussian_demo",
+        "gndm_fit",
+        "mnist_subset",
+        "forward_demo",
+        "train",
+        "sample_grid",
+        "digit_classifier",
+        "fid_reference",
+        "fid_floor",
+        "fid",
+    ):
         metrics = json.loads((project / "reports" / stage / "metrics.json").read_text())
         assert metrics["seconds"] > 0, stage
     fid = json.loads((project / "reports/fid/metrics.json").read_text())
     assert fid["n_generated"] == 20 and fid["n_reference"] == 20 and np.isfinite(fid["fid"]) and fid["fid"] > 0
     with np.load(project / "reports/fid/samples.npz") as f:
         assert f["images"].shape == (20, 32, 32) and f["images"].dtype == np.uint8
-    assert (project / "data/model/model.pt").exists()
+    assert artifacts(project)["model"].exists()
     assert "Data and pipelines are up to date" in run(["dvc", "status"], project).stdout
 
 
 def test_grader_passes_the_tiny_run_with_its_scaled_rubric(project, root, mnist_dir, tmp_path):
     rubric = tiny_rubric(root, project, tmp_path / "tiny.yaml")
-    proc = run([sys.executable, "-m", "grader", str(project / "reports"), "--rubric", str(rubric), "--out", str(tmp_path / "out"),
-                "--mnist-dir", str(mnist_dir)], root, check=False)
+    proc = run(
+        [
+            sys.executable,
+            "-m",
+            "grader",
+            str(project / "reports"),
+            "--rubric",
+            str(rubric),
+            "--out",
+            str(tmp_path / "out"),
+            "--mnist-dir",
+            str(mnist_dir),
+        ],
+        root,
+        check=False,
+    )
     assert proc.returncode == 0, proc.stdout[-3000:]
     tests = {t["name"].split(": ")[-1]: t for t in json.loads((tmp_path / "out/results.json").read_text())["tests"]}
     claimed = json.loads((project / "reports/fid/metrics.json").read_text())["fid"]
@@ -105,23 +139,63 @@ def test_grader_passes_the_tiny_run_with_its_scaled_rubric(project, root, mnist_
 
 def test_repro_twice_is_deterministic(project):
     """Training again from scratch (no resume checkpoint) gives the same bytes: weights, loss, samples."""
-    outputs = ("reports/train/loss.csv", "data/model/model.pt", "reports/sample_grid/samples.npz")
-    before = {rel: (project / rel).read_bytes() for rel in outputs}
-    shutil.rmtree(project / "data/resume")
+    outputs = (project / "reports/train/loss.csv", artifacts(project)["model"], project / "reports/sample_grid/samples.npz")
+    before = {path: path.read_bytes() for path in outputs}
+    shutil.rmtree(artifacts(project)["resume"].parent)
     run(["dvc", "repro", "--force", "--single-item", "train"], project, timeout=600)
     run(["dvc", "repro", "--force", "--single-item", "sample_grid"], project, timeout=600)
-    for rel in outputs:
-        assert (project / rel).read_bytes() == before[rel], rel
+    for path in outputs:
+        assert path.read_bytes() == before[path], path
     assert "Data and pipelines are up to date" in run(["dvc", "status"], project).stdout
 
 
+TIMINGS = {"seconds", "train_seconds", "images_per_second"}
+
+
+def test_the_student_edition_with_its_solutions_put_back_reproduces_the_run_byte_for_byte(project, tmp_path):
+    """`python -m grader assign --with-solutions` at the tiny run's sizes and seed, against the tiny run itself."""
+    from grader import assign
+
+    edition = tmp_path / "edition"
+    assign.write_edition(edition, with_solutions=True)
+    shutil.copy(project / "params.yaml", edition / "params.yaml")
+    shutil.copy(artifacts(project)["reference_stats"], artifacts(edition)["reference_stats"])  # the tiny reference
+    for cmd in (
+        ["git", "init", "-q"],
+        ["git", "add", "-A"],
+        ["git", "-c", "user.email=a@b", "-c", "user.name=a", "commit", "-qm", "x"],
+    ):
+        run(cmd, edition)
+    run(["dvc", "repro"], edition, timeout=1500)
+    compared = 0
+    for name in ("train_images", "reference_images", "floor_images", "model", "floor_stats"):
+        assert artifacts(edition)[name].read_bytes() == artifacts(project)[name].read_bytes(), name
+        compared += 1
+    for path in sorted((edition / "reports").rglob("*")):
+        if path.is_file():
+            theirs = project / path.relative_to(edition)
+            if path.name == "metrics.json":
+                ours, reference = (
+                    {k: v for k, v in json.loads(p.read_text()).items() if k not in TIMINGS} for p in (path, theirs)
+                )
+                assert ours == reference, path
+            else:
+                assert path.read_bytes() == theirs.read_bytes(), path
+            compared += 1
+    assert compared >= 30
+
+
 def test_experiment_changes_epochs_and_exp_show_lists_fid_and_loss(project):
-    run(["dvc", "exp", "run", "-S", "train.epochs=2", "-n", "two-epochs"], project, timeout=900)
+    proc = run(["dvc", "exp", "run", "-S", "train.epochs=2", "-n", "two-epochs"], project, timeout=900)
+    log = proc.stdout + proc.stderr
+    ran = set(re.findall(r"Running stage '(\w+)'", log))
+    assert ran == {"train", "sample_grid", "fid"}, log[-2000:]  # what depends on train.epochs, and nothing else
     shown = json.loads(run(["dvc", "exp", "show", "--json"], project).stdout)
-    text = json.dumps(shown)
-    assert "two-epochs" in text and '"fid"' in text and '"final_loss"' in text
-    # the reference statistics were reused, not recomputed
-    assert "fid_reference" not in run(["dvc", "status"], project).stdout
+    epochs = set(collect(shown, "reports/train/metrics.json", "epochs"))
+    assert {2, 3} <= epochs and "two-epochs" in json.dumps(shown)  # the experiment and the workspace's run
+    assert set(collect(shown, "reports/fid/metrics.json", "fid")) and set(
+        collect(shown, "reports/train/metrics.json", "final_loss")
+    )
 
 
 def test_remote_push_fresh_clone_pull_gives_identical_outputs(project, tmp_path):
@@ -132,7 +206,8 @@ def test_remote_push_fresh_clone_pull_gives_identical_outputs(project, tmp_path)
     clone = tmp_path / "clone"
     run(["git", "clone", "-q", str(project), str(clone)], tmp_path)
     run(["dvc", "pull"], clone, timeout=600)
-    for rel in ("data/model/model.pt", "data/fid/floor_stats.npz", "data/mnist/train.npz"):
+    for name in ("model", "floor_stats", "train_images"):
+        rel = artifacts(project)[name].relative_to(project)
         assert (clone / rel).read_bytes() == (project / rel).read_bytes()
     assert "Data and pipelines are up to date" in run(["dvc", "status"], clone).stdout
 
@@ -141,8 +216,10 @@ def test_a_second_repro_in_the_same_workspace_is_refused_by_the_lock(project):
     import time
 
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
-    shutil.rmtree(project / "data/resume", ignore_errors=True)  # so the first repro really trains, holding the lock
-    first = subprocess.Popen(["dvc", "repro", "--force", "train"], cwd=project, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    shutil.rmtree(artifacts(project)["resume"].parent, ignore_errors=True)  # so the first repro really trains, holding the lock
+    first = subprocess.Popen(
+        ["dvc", "repro", "--force", "train"], cwd=project, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
     try:
         deadline = time.time() + 60
         while time.time() < deadline and first.poll() is None and not (project / "reports/train").exists():
@@ -220,8 +297,27 @@ def test_ablation_script_tabulates_levers_against_the_floor(project, tmp_path):
     assert len(markdown) == 2 + len(table) and "fid_over_floor" in markdown[0]
     assert (out / "grids.png").stat().st_size > 0
 
-    run([sys.executable, script, "--n", "6", "--steps", "4", "--out", str(out), "--append", "--only", "lab",
-         "--model", str(project / "data/model/model.pt"), "--label", "again"], project, timeout=900)
+    run(
+        [
+            sys.executable,
+            script,
+            "--n",
+            "6",
+            "--steps",
+            "4",
+            "--out",
+            str(out),
+            "--append",
+            "--only",
+            "lab",
+            "--model",
+            str(artifacts(project)["model"]),
+            "--label",
+            "again",
+        ],
+        project,
+        timeout=900,
+    )
     table = pd.read_csv(out / "table.csv")
     assert len(table) == 4 + 2 and (table["model"] == "real images (floor)").sum() == 1  # the floor is not redone
     assert sorted(table[table["model"] == "again"]["weights"]) == ["ema", "raw"]

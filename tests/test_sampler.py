@@ -1,14 +1,16 @@
 import torch
 
-from ddpm_lab.sampler import SamplerConfig, respaced, sample
+from ddpm_lab.sampler import SamplerConfig, backward_step, respaced, sample
 from ddpm_lab.schedule import NoiseSchedule
 
 
 def oracle(schedule: NoiseSchedule, target: torch.Tensor):
     """The exact ε̂ for a dataset of one image: ε = (x_t − √ᾱ_t x*) / √(1 − ᾱ_t)."""
+
     def eps(x, t):
         ab = schedule.alpha_bars[t].to(x.dtype).reshape(-1, 1, 1, 1)
         return (x - ab.sqrt() * target) / (1 - ab).sqrt()
+
     return eps
 
 
@@ -63,3 +65,27 @@ def test_forward_marginal_start_needs_and_uses_the_mean_image():
         assert "mean training image" in str(err)
     else:
         raise AssertionError("forward_marginal without a mean image must be refused")
+
+
+def test_backward_step_is_eq_33_with_the_mean_of_eq_35_and_the_variance_of_eq_28():
+    s = NoiseSchedule.linear(0.9999, 0.98, 50)
+    g = torch.Generator().manual_seed(0)
+    x_t, eps, z = (torch.randn((3, 1, 2, 2), generator=g, dtype=torch.float64) for _ in range(3))
+    t = 20
+    a, ab, ab_prev = s.alphas[t], s.alpha_bars[t], s.alpha_bars[t - 1]
+    mean = (x_t - (1 - a) / (1 - ab).sqrt() * eps) / a.sqrt()  # eq. (35)
+    sigma_q = ((1 - ab_prev) / (1 - ab) * (1 - a)).sqrt()  # eq. (28)
+    torch.testing.assert_close(backward_step(s, x_t, eps, t, SamplerConfig(), z), mean + sigma_q * z)
+    beta = SamplerConfig(variance="beta")
+    torch.testing.assert_close(backward_step(s, x_t, eps, t, beta, z), mean + (1 - a).sqrt() * z)
+    torch.testing.assert_close(
+        backward_step(s, x_t, eps, 1, SamplerConfig(), None),
+        (x_t - (1 - s.alphas[1]) / (1 - s.alpha_bars[1]).sqrt() * eps) / s.alphas[1].sqrt(),
+    )
+
+
+def test_progress_reports_every_step_of_every_batch_once():
+    s = NoiseSchedule.linear(0.9999, 0.98, 50)
+    calls = []
+    sample(lambda x, t: 0 * x, s, 5, (1, 2, 2), SamplerConfig(steps=10, batch_size=2), progress=lambda d, n: calls.append((d, n)))
+    assert calls == [(d, 30) for d in range(1, 31)]  # 3 batches × 10 steps

@@ -3,7 +3,12 @@ import math
 import torch
 
 from ddpm_lab.schedule import (
-    NoiseSchedule, forward_step, posterior_mean_from_noise, posterior_mean_from_x0, predict_x0, q_sample,
+    NoiseSchedule,
+    forward_step,
+    posterior_mean_from_noise,
+    posterior_mean_from_x0,
+    predict_x0,
+    q_sample,
 )
 
 

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from ddpm_lab.schedule import NoiseSchedule
-from ddpm_lab.training import TrainConfig, TrainingDiverged, train
+from ddpm_lab.training import TrainConfig, TrainingDiverged, learning_rate_at, new_state, train, training_step
 from ddpm_lab.unet import UNet, UNetConfig
 
 TINY = UNetConfig(image_size=8, base_channels=8, channel_mults=(1, 2), attention=True)
@@ -38,7 +38,9 @@ def test_resumed_run_ends_bit_for_bit_where_an_uninterrupted_one_does(tmp_path):
     straight = train(UNet(TINY), schedule(), tiny_data(), config)
 
     torch.manual_seed(0)
-    first = train(UNet(TINY), schedule(), tiny_data(), TrainConfig(**{**config.__dict__, "epochs": 2}), checkpoint=tmp_path / "state.pt")
+    first = train(
+        UNet(TINY), schedule(), tiny_data(), TrainConfig(**{**config.__dict__, "epochs": 2}), checkpoint=tmp_path / "state.pt"
+    )
     assert first.epoch == 2
     torch.manual_seed(123)  # a fresh process: different init, which the checkpoint overrides
     resumed = train(UNet(TINY), schedule(), tiny_data(), config, checkpoint=tmp_path / "state.pt")
@@ -93,6 +95,7 @@ torch.save({"history": state.history, "model": state.model.state_dict()}, sys.ar
 """
 
 
+@pytest.mark.slow
 def test_sigkill_mid_run_then_rerun_resumes_with_every_epoch_once(tmp_path, root):
     script = tmp_path / "run.py"
     script.write_text(KILL_SCRIPT)
@@ -115,3 +118,28 @@ def test_sigkill_mid_run_then_rerun_resumes_with_every_epoch_once(tmp_path, root
     assert resumed["history"] == straight["history"]
     for k in straight["model"]:
         assert torch.equal(resumed["model"][k], straight["model"][k])
+
+
+def test_the_learning_rate_warms_up_linearly_then_stays():
+    config = TrainConfig(learning_rate=1e-3, warmup_steps=4)
+    assert [learning_rate_at(step, config) for step in range(6)] == pytest.approx([2.5e-4, 5e-4, 7.5e-4, 1e-3, 1e-3, 1e-3])
+    assert learning_rate_at(0, TrainConfig(learning_rate=1e-3, warmup_steps=0)) == 1e-3
+
+
+def test_a_training_step_moves_the_weights_and_the_ema_a_non_finite_loss_moves_nothing():
+    torch.manual_seed(0)
+    config = TrainConfig(batch_size=8, ema_decay=0.5, warmup_steps=1)
+    state = new_state(UNet(TINY), config)
+    before = {k: v.clone() for k, v in state.model.state_dict().items()}
+    loss = training_step(state, schedule(), tiny_data(8), config)
+    assert loss.ndim == 0 and torch.isfinite(loss) and state.step == 1
+    after = state.model.state_dict()
+    assert any(not torch.equal(before[k], after[k]) for k in before)
+    ema = state.ema.state_dict()
+    assert any(not torch.equal(ema[k], after[k]) and not torch.equal(ema[k], before[k]) for k in before)
+    broken = tiny_data(8)
+    broken[0] = float("nan")
+    snapshot = {k: v.clone() for k, v in state.model.state_dict().items()}
+    with pytest.raises(TrainingDiverged, match="epoch 1, step 2"):
+        training_step(state, schedule(), broken, config)
+    assert all(torch.equal(snapshot[k], v) for k, v in state.model.state_dict().items()) and state.step == 1
