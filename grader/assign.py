@@ -67,43 +67,45 @@ class EditionError(ValueError):
     """The solution's markers are broken, or the edition cannot be written where asked."""
 
 
-def strip_solutions(text: str, where: str = "") -> str:
-    """``text`` without its solution regions, each ``# STUB:`` line after a region made code."""
-    out, inside, just_closed = [], False, False
+def marked_lines(text: str, where: str = "") -> list[tuple[str, str]]:
+    """Each line of ``text`` with what it is: "code", "solution" (inside a region), "marker", or "stub" (the
+    ``# STUB:`` line right after a region). Broken markers raise :class:`EditionError`."""
+    marked, inside, just_closed = [], False, False
     for number, line in enumerate(text.split("\n"), 1):
         marker = line.strip()
         if marker.startswith(BEGIN):
             if inside:
                 raise EditionError(f"{where}:{number}: {BEGIN} inside another region")
-            inside = True
+            inside, kind = True, "marker"
         elif marker.startswith(END):
             if not inside:
                 raise EditionError(f"{where}:{number}: {END} without {BEGIN}")
-            inside, just_closed = False, True
-            continue
-        elif not inside:
-            if just_closed and marker.startswith(STUB):
-                out.append(line[: len(line) - len(line.lstrip())] + marker[len(STUB) :])
-            else:
-                out.append(line)
-        just_closed = False
+            inside, kind = False, "marker"
+        elif inside:
+            kind = "solution"
+        else:
+            kind = "stub" if just_closed and marker.startswith(STUB) else "code"
+        just_closed = kind == "marker" and not inside
+        marked.append((kind, line))
     if inside:
         raise EditionError(f"{where}: {BEGIN} never closed")
+    return marked
+
+
+def strip_solutions(text: str, where: str = "") -> str:
+    """``text`` without its solution regions, each ``# STUB:`` line after a region made code."""
+    out = []
+    for kind, line in marked_lines(text, where):
+        if kind == "code":
+            out.append(line)
+        elif kind == "stub":
+            out.append(line[: len(line) - len(line.lstrip())] + line.strip()[len(STUB) :])
     return "\n".join(out)
 
 
 def solution_lines(text: str) -> list[str]:
     """The lines inside the solution regions of ``text``, markers excluded."""
-    lines, inside = [], False
-    for line in text.split("\n"):
-        marker = line.strip()
-        if marker.startswith(BEGIN):
-            inside = True
-        elif marker.startswith(END):
-            inside = False
-        elif inside:
-            lines.append(line)
-    return lines
+    return [line for kind, line in marked_lines(text) if kind == "solution"]
 
 
 def stubs(root: Path = ROOT) -> list[dict[str, str]]:
