@@ -470,6 +470,10 @@ def black_backgrounds(ctx: Context, cfg: dict) -> Outcome:
 
 @check("run", "seed")
 def seed(ctx: Context, cfg: dict) -> Outcome:
+    import torch
+
+    from ddpm_lab.gaussian import sample_normal
+
     seeds = {}
     for stage in cfg["stages"]:
         value = ctx.sub.json(f"{stage}/metrics.json").get("seed")
@@ -477,5 +481,13 @@ def seed(ctx: Context, cfg: dict) -> Outcome:
             raise Rejected(f"{stage}/metrics.json: seed {value!r} is not a non-negative integer")
         seeds[stage] = value
     found = sorted(set(seeds.values()))
-    measured = f"seed {found[0]}" if len(found) == 1 else "seeds " + ", ".join(f"{s} ({k})" for k, s in seeds.items())
-    return Outcome.of(len(found) == 1, measured, f"one seed across {len(seeds)} stages", f"The run's seed is {found[0]}.")
+    expected = f"one seed across {len(seeds)} stages, the one that drew gaussian_demo/samples.csv"
+    if len(found) > 1:
+        return Outcome.of(False, "seeds " + ", ".join(f"{s} ({k})" for k, s in seeds.items()), expected)
+    # Task 1's samples follow from the seed alone (the lab's code draws them): a seed written over another
+    # run's metrics does not redraw them
+    drawn = gaussian_samples(ctx)
+    redrawn = sample_normal(len(drawn), torch.zeros(2, dtype=torch.float64), found[0]).numpy()
+    if not np.array_equal(drawn, redrawn):
+        return Outcome.of(False, f"seed {found[0]}, but gaussian_demo/samples.csv was not drawn with it", expected)
+    return Outcome.of(True, f"seed {found[0]}", expected, f"The run's seed is {found[0]}.")

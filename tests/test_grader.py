@@ -442,3 +442,9 @@ def test_the_report_names_the_runs_seed_and_stages_that_disagree_on_it_fail(good
     assert results["run.seed"].max_points == 0 and not results["run.seed"].required  # reported, never graded
     grader_main([str(good), "--out", str(tmp_path / "out"), "--no-fid", "--quiet"])
     assert "seeds 0 (gaussian_demo)" in (tmp_path / "out/report.md").read_text()
+    for stage in rubric["tasks"]["run"]["checks"]["seed"]["stages"]:  # another run's reports, every seed rewritten
+        path = good / stage / "metrics.json"
+        write_json(path, {**json.loads(path.read_text()), "seed": 7})
+    results = by_name(grade(good, rubric, quick))
+    assert not results["run.seed"].passed
+    assert results["run.seed"].measured == "seed 7, but gaussian_demo/samples.csv was not drawn with it"
