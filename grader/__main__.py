@@ -1,11 +1,16 @@
-"""python -m grader FOLDER [FOLDER ...] [--rubric FILE] [--csv FILE] [--out DIR] [--no-fid] [--mnist-dir DIR]
+"""python -m grader FOLDER [FOLDER ...] [--csv FILE] [--out DIR] [--no-fid] [--workers N | --scheduler ADDRESS]
 python -m grader assign OUT/ [--student-id ID | --roster FILE]   (the student edition: grader/assign.py)
+python -m grader gradescope OUT.zip                              (Gradescope's autograder: grader/gradescope.py)
 
 Every check measures the submitted arrays against the grader's own references; the FID is recomputed from
 the saved samples unless --no-fid is given, in which case the FID checks are reported as not run.
 
-Exit 0 when every required check ran and passed for every folder, 1 when any failed or did not run,
-2 when grading could not run at all (a bad rubric, a reference file that does not match it).
+One folder is graded in this process. Several (or --workers / --scheduler) are graded on a Dask cluster, a time
+limit each (grader/batch.py); with --csv, the class report is written beside the CSV (grader/classreport.py).
+
+Exit 0 when every submission was graded and passed every required check, 1 when every submission was graded and
+some failed or are incomplete, 3 when some submission could not be graded (its row says why), 2 when grading
+could not run at all (a bad rubric, a reference file that does not match it).
 """
 
 from __future__ import annotations
@@ -15,21 +20,20 @@ import sys
 from pathlib import Path
 
 from grader import output
+from grader.batch import Graded, Settings, fill, grade_class
 from grader.references import References, ReferenceUnavailable
-from grader.runner import RubricError, grade_and_draw, load_rubric, verdict
+from grader.runner import RubricError, grade_and_draw, load_rubric
+from grader.safe import folder_problem
+
+ALL_PASSED, SOME_FAILED, CANNOT_RUN, NOT_ALL_GRADED = 0, 1, 2, 3
 
 
-def main(argv: list[str] | None = None) -> int:
-    argv = sys.argv[1:] if argv is None else argv
-    if argv[:1] == ["assign"]:
-        from grader import assign
-
-        return assign.main(argv[1:])
+def parse(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m grader", description="Grade Lab 7 reports folders.")
     parser.add_argument("folders", nargs="+", type=Path, help="reports/ folders made by the pipeline")
     parser.add_argument("--rubric", type=Path, help="rubric YAML (default: grader/rubric.yaml)")
     parser.add_argument("--out", type=Path, help="where to write results.json and the report (default: FOLDER/grading)")
-    parser.add_argument("--csv", type=Path, help="write one row per submission to this CSV")
+    parser.add_argument("--csv", type=Path, help="write one row per submission to this CSV, and the class report beside it")
     parser.add_argument(
         "--no-fid", action="store_true", help="a quick look: skip Inception; the FID checks are reported as not run"
     )
@@ -40,59 +44,100 @@ def main(argv: list[str] | None = None) -> int:
         "default: data/raw/mnist beside the grader)",
     )
     parser.add_argument("--quiet", action="store_true", help="print only the score lines")
+    cluster = parser.add_mutually_exclusive_group()
+    cluster.add_argument("--workers", type=int, help="workers of the local Dask cluster (default: one per core)")
+    cluster.add_argument("--scheduler", help="grade on this Dask scheduler's workers instead (tcp://HOST:8786)")
+    parser.add_argument(
+        "--time-limit", type=float, default=1800.0, help="seconds one submission may take on a cluster (default 1800)"
+    )
     args = parser.parse_args(argv)
+    if args.workers is not None and args.workers < 1:
+        parser.error("--workers must be at least 1")
+    if args.time_limit <= 0:
+        parser.error("--time-limit must be positive")
+    return args
 
-    try:
-        rubric = load_rubric(args.rubric)
-        refs = References(rubric, mnist_dir=args.mnist_dir, fid=not args.no_fid)
-        refs.classifier  # noqa: B018 - the grader's files are checked before any submission is graded
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["assign"]:
+        from grader import assign
+
+        return assign.main(argv[1:])
+    if argv[:1] == ["gradescope"]:
+        from grader import gradescope
+
+        return gradescope.main(argv[1:])
+    args = parse(argv)
+    settings = Settings(
+        rubric=str(args.rubric) if args.rubric else None,
+        mnist_dir=str(args.mnist_dir) if args.mnist_dir else None,
+        fid=not args.no_fid,
+    )
+    try:  # the grader's files are checked before any submission is graded
+        rubric = load_rubric(settings.rubric)
+        refs = References(rubric, mnist_dir=args.mnist_dir, fid=settings.fid)
+        refs.classifier  # noqa: B018
         if refs.fid_enabled:
             refs.fid_statistics  # noqa: B018
     except (RubricError, ReferenceUnavailable) as err:
         print(f"grader: {err}", file=sys.stderr)
-        return 2
-    missing = [f for f in args.folders if not f.is_dir()]
-    if missing and len(args.folders) == 1:
-        print(f"grader: no such folder: {missing[0]}", file=sys.stderr)
-        return 2
+        return CANNOT_RUN
 
-    rows, everyone_passed = [], True
-    for index, folder in enumerate(args.folders):
-        if not folder.is_dir():
-            print(f"\n== {folder}: no such folder")
-            rows.append(
-                {"submission": str(folder), "score": 0.0, "max_score": None, "verdict": "FAIL", "error": "no such folder"}
-            )
-            everyone_passed = False
-            continue
-        if args.out:
-            out = args.out if len(args.folders) == 1 else args.out / f"{index:03d}-{folder.parent.name or folder.name}"
-        else:
-            out = folder / "grading"
-        results, drawn = grade_and_draw(folder, rubric, refs, figures=out / "figures")
-        result = verdict(results)
-        everyone_passed &= result == "PASS"
-        output.write_all(results, rubric.get("lab", "Lab"), folder, out, drawn)
-        print(f"\n== {folder}  ({result}; results in {out})")
-        if not args.quiet:
-            print(output.table(results))
-        row = {
-            "submission": str(folder),
-            "score": sum(r.points for r in results),
-            "max_score": sum(r.max_points for r in results),
-            "verdict": result,
-            "error": "",
-        }
-        row.update({r.name: r.points for r in results})
-        rows.append(row)
+    folders = args.folders
+    in_process = len(folders) == 1 and args.workers is None and args.scheduler is None
+    if in_process and not folders[0].is_dir():
+        print(f"grader: {folders[0]}: {folder_problem(folders[0], rubric['limits'])}", file=sys.stderr)
+        return CANNOT_RUN
+    outs = [str(out_folder(args.out, folder, index, len(folders))) for index, folder in enumerate(folders)]
+    if in_process:
+        rows = [grade_here(folders[0], Path(outs[0]), rubric, refs, args.quiet)]
+    else:
+        del refs  # each worker loads its own
+        rows = grade_class([str(f) for f in folders], outs, settings, args.scheduler, args.workers, args.time_limit)
 
     if args.csv:
-        import pandas as pd
+        write_class(rows, rubric, args.csv)
+    if not all(r.graded for r in rows):
+        return NOT_ALL_GRADED
+    return ALL_PASSED if all(r.verdict == "PASS" for r in rows) else SOME_FAILED
 
-        args.csv.parent.mkdir(parents=True, exist_ok=True)
-        pd.DataFrame(rows).to_csv(args.csv, index=False)
-        print(f"\ngrades of {len(rows)} submissions written to {args.csv}")
-    return 0 if everyone_passed else 1
+
+def out_folder(out: Path | None, folder: Path, index: int, count: int) -> Path:
+    if out is None:
+        return folder / "grading"
+    return out if count == 1 else out / f"{index:03d}-{folder.parent.name or folder.name}"
+
+
+def grade_here(folder: Path, out: Path, rubric: dict, refs: References, quiet: bool) -> Graded:
+    done = Graded(str(folder), str(out))
+    problem = folder_problem(folder, rubric["limits"])
+    if problem:
+        done.error = problem
+        print(f"\n== {folder}: not graded: {problem}")
+        return done
+    results, drawn = grade_and_draw(folder, rubric, refs, figures=out / "figures")
+    output.write_all(results, rubric.get("lab", "Lab"), folder, out, drawn)
+    fill(done, results)
+    print(f"\n== {folder}  ({done.verdict}; results in {out})")
+    if not quiet:
+        print(output.table(results))
+    return done
+
+
+def write_class(rows: list[Graded], rubric: dict, csv: Path) -> None:
+    import pandas as pd
+
+    from ddpm_lab.io import write_text
+    from grader import classreport
+    from grader.copies import find_copies
+
+    pairs = find_copies([r.evidence for r in rows if r.evidence is not None], rubric["copies"])
+    write_text(csv, pd.DataFrame([r.row() for r in rows]).to_csv(index=False))
+    written = classreport.write(rows, pairs, rubric, csv)
+    graded = sum(r.graded for r in rows)
+    print(f"\ngrades of {len(rows)} submissions ({graded} graded) written to {csv}; {len(pairs)} pairs of copies listed")
+    print("class report: " + ", ".join(str(p) for p in written))
 
 
 if __name__ == "__main__":

@@ -61,7 +61,7 @@ def load_rubric(path: str | Path | None = None) -> dict:
         raise RubricError(f"cannot read rubric {path}: {type(err).__name__}: {err}") from None
     try:
         float(rubric["statistics"]["z"])
-        for key in ("max_file_bytes", "max_array_bytes", "max_image_pixels"):
+        for key in ("max_file_bytes", "max_array_bytes", "max_image_pixels", "max_submission_bytes", "max_submission_files"):
             int(rubric["limits"][key])
         for key in ("steps", "alpha_start", "alpha_end"):
             float(rubric["lab_settings"]["schedule"][key])
@@ -69,6 +69,8 @@ def load_rubric(path: str | Path | None = None) -> dict:
         for name in ("fid_statistics", "digit_classifier"):
             str(rubric["references"][name]["file"]), str(rubric["references"][name]["sha256"])
         float(rubric["digits"]["confidence"])
+        for key in ("identical_share", "near_distance", "near_share", "loss_relative_tolerance"):
+            float(rubric["copies"][key])
         for task, spec in rubric["tasks"].items():
             for name, cfg in spec["checks"].items():
                 if (task, name) not in CHECKS:

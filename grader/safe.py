@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import json
 import math
+import os
 import warnings
 import zipfile
 from pathlib import Path
@@ -117,6 +118,43 @@ class Submission:
         if size[0] < 16 or size[1] < 16:
             raise Rejected(f"{relative}: {size[0]}x{size[1]} pixels is too small to read")
         return size
+
+
+def folder_problem(root: Path, limits: dict) -> str | None:
+    """Why ``root`` cannot be graded as a submission folder (one line), or None. Walks at most
+    ``max_submission_files`` entries without following links, so a huge folder is refused without being read."""
+    root = Path(root)
+    if root.is_symlink() and not root.exists():
+        return "a broken link, not a folder"
+    if not root.exists():
+        return "no such folder"
+    if not root.is_dir():
+        return "a file, not a folder"
+    total, count = 0, 0
+    try:
+        for entry in _walk(root):
+            count += 1
+            if count > limits["max_submission_files"]:
+                return f"holds more than {limits['max_submission_files']} files and folders"
+            total += entry
+            if total > limits["max_submission_bytes"]:
+                return f"holds more than {limits['max_submission_bytes']} bytes"
+    except OSError as err:
+        return f"unreadable ({type(err).__name__}: {err.strerror or err})"
+    if count == 0:
+        return "an empty folder"
+    return None
+
+
+def _walk(folder: Path):
+    """The size of every entry under ``folder`` (0 for folders and links), never following links."""
+    with os.scandir(folder) as entries:
+        for entry in entries:
+            if entry.is_dir(follow_symlinks=False):
+                yield 0
+                yield from _walk(Path(entry.path))
+            else:
+                yield entry.stat(follow_symlinks=False).st_size if entry.is_file(follow_symlinks=False) else 0
 
 
 def finite(value, what: str) -> float:

@@ -1,3 +1,4 @@
+import shutil
 import sys
 from pathlib import Path
 
@@ -18,3 +19,17 @@ def mnist_dir() -> Path:
     from ddpm_lab.data import fetch_mnist
 
     return fetch_mnist(ROOT / "data" / "raw" / "mnist")
+
+
+@pytest.fixture(scope="session")
+def rubric():
+    from grader.runner import load_rubric
+
+    return load_rubric()
+
+
+@pytest.fixture
+def good(tmp_path, root):
+    """A copy of the committed reports of the full run, without its grading."""
+    shutil.copytree(root / "reports", tmp_path / "reports", ignore=shutil.ignore_patterns("grading", "ablation", "benchmark"))
+    return tmp_path / "reports"

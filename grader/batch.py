@@ -1,0 +1,247 @@
+"""Grading a class: each submission is a task of a Dask distributed cluster.
+
+    python -m grader subs/*/reports --csv grades.csv                       # a LocalCluster on this machine
+    python -m grader subs/*/reports --csv grades.csv --workers 2
+    python -m grader subs/*/reports --csv grades.csv --scheduler tcp://HOST:8786   # a cluster of your own
+
+- **References once per worker.** A worker plugin loads the grader's files (the classifier, Inception and the FID
+  statistics, MNIST) when the worker starts; every submission graded there reuses them (:func:`worker_references`).
+  On a cluster of your own the workers need this package and the grader's files, and read the submission folders
+  by the same paths as the client (a shared file system).
+- **A time limit per submission.** At most one submission runs per worker thread, so a submission's clock starts
+  when a worker takes it. One that outlives its limit is cancelled, its worker restarted (its nanny starts a fresh
+  process, which loads the references again), and its row says so; the others never wait on it.
+- **Nothing lost.** A folder that cannot be graded (missing, a file, empty, unreadable, huge), a submission whose
+  grading raised, or one whose worker died, is one row with its reason; every other submission is graded.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import sys
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from grader import output
+from grader.copies import Evidence, evidence_of
+from grader.references import References
+from grader.runner import Result, grade_and_draw, load_rubric, verdict
+from grader.safe import Submission, folder_problem
+
+NOT_GRADED = "NOT GRADED"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """What a worker needs to build its references: the same for every submission of a batch."""
+
+    rubric: str | None = None  # path of the rubric file, None for the grader's own
+    mnist_dir: str | None = None
+    fid: bool = True
+    torch_threads: int | None = None  # None: leave torch's default (Dask sets OMP_NUM_THREADS=1 for its workers)
+
+
+@dataclass
+class Graded:
+    """One submission's row of the class: its grade, or why it has none."""
+
+    submission: str
+    out: str
+    score: float = 0.0
+    max_score: float | None = None
+    verdict: str = NOT_GRADED
+    error: str = ""  # why it was not graded
+    points: dict[str, float] = field(default_factory=dict)
+    statuses: dict[str, str] = field(default_factory=dict)
+    evidence: Evidence | None = None
+    seconds: float = 0.0
+    worker: str = ""  # host:pid that graded it
+    reference_loads: int = 0  # how many times that worker process had loaded the references by then
+
+    @property
+    def graded(self) -> bool:
+        return self.verdict != NOT_GRADED
+
+    def row(self) -> dict:
+        row = {
+            "submission": self.submission,
+            "score": self.score,
+            "max_score": self.max_score,
+            "verdict": self.verdict,
+            "error": self.error,
+            "seconds": round(self.seconds, 1),
+            "worker": self.worker,
+        }
+        return row | self.points
+
+
+# On a worker -------------------------------------------------------------------------------------------
+
+_LOADED: dict[Settings, tuple[dict, References]] = {}
+LOADS: Counter = Counter()
+
+
+def worker_references(settings: Settings) -> tuple[dict, References]:
+    """The rubric and references of this process, built once per settings and kept for every later submission."""
+    if settings not in _LOADED:
+        if settings.torch_threads:
+            import torch
+
+            torch.set_num_threads(settings.torch_threads)
+        rubric = load_rubric(settings.rubric)
+        refs = References(rubric, mnist_dir=Path(settings.mnist_dir) if settings.mnist_dir else None, fid=settings.fid)
+        refs.classifier, refs._train_matrix, refs._test_matrix  # noqa: B018 - loaded now, not inside a time limit
+        if refs.fid_enabled:
+            refs.fid_statistics, refs._extractor  # noqa: B018
+        _LOADED[settings] = (rubric, refs)
+        LOADS[settings] += 1
+    return _LOADED[settings]
+
+
+def grade_folder(folder: str, out: str, settings: Settings) -> Graded:
+    """Grade one submission folder, write its results.json and reports into ``out``, and gather the evidence the
+    copy detection needs. Never raises for a bad submission: the row says what was wrong."""
+    start = time.perf_counter()
+    rubric, refs = worker_references(settings)
+    done = Graded(folder, out, worker=f"{socket.gethostname()}:{os.getpid()}", reference_loads=LOADS[settings])
+    problem = folder_problem(Path(folder), rubric["limits"])
+    if problem:
+        done.error = problem
+    else:
+        results, drawn = grade_and_draw(folder, rubric, refs, figures=Path(out) / "figures")
+        output.write_all(results, rubric.get("lab", "Lab"), Path(folder), Path(out), drawn)
+        fill(done, results)
+        done.evidence = evidence_of(Submission(Path(folder), rubric["limits"]), folder, refs.image_size)
+    done.seconds = time.perf_counter() - start
+    return done
+
+
+def fill(done: Graded, results: list[Result]) -> None:
+    done.score = sum(r.points for r in results)
+    done.max_score = sum(r.max_points for r in results)
+    done.verdict = verdict(results)
+    done.points = {r.name: r.points for r in results}
+    done.statuses = {r.name: r.status for r in results}
+
+
+try:
+    from distributed import WorkerPlugin
+except ImportError:  # pragma: no cover - distributed is a dependency; grading one folder in process needs none
+    WorkerPlugin = object
+
+
+class LoadReferences(WorkerPlugin):
+    """Loads the references as each worker starts (and again when a worker is restarted)."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+
+    def setup(self, worker) -> None:
+        worker_references(self.settings)
+
+
+# On the client ------------------------------------------------------------------------------------------
+
+
+def local_shape(n_submissions: int, workers: int | None) -> tuple[int, int]:
+    """Workers and torch threads per worker for a LocalCluster: one worker per core unless told otherwise
+    (never more than there are submissions), the cores shared out among them."""
+    cores = os.cpu_count() or 1
+    workers = max(1, min(workers or cores, n_submissions))
+    return workers, max(1, cores // workers)
+
+
+def grade_class(
+    folders: list[str],
+    outs: list[str],
+    settings: Settings,
+    scheduler: str | None = None,
+    workers: int | None = None,
+    time_limit: float = 1800.0,
+    log=print,
+) -> list[Graded]:
+    """Grade every folder on a Dask cluster; the rows come back in the order of ``folders``."""
+    import logging
+
+    from distributed import Client, LocalCluster
+
+    if scheduler:
+        client = Client(scheduler, timeout="30s")
+        cluster = None
+        client.wait_for_workers(1, timeout=120)
+    else:
+        n_workers, threads = local_shape(len(folders), workers)
+        settings = Settings(settings.rubric, settings.mnist_dir, settings.fid, settings.torch_threads or threads)
+        cluster = LocalCluster(
+            n_workers=n_workers, threads_per_worker=1, processes=True, dashboard_address=None, silence_logs=logging.ERROR
+        )
+        client = Client(cluster)
+    try:
+        started = time.monotonic()
+        client.register_plugin(LoadReferences(settings), name="grader-references")
+        described = ", ".join(f"{addr} ({n} thread{'s' * (n > 1)})" for addr, n in sorted(client.nthreads().items()))
+        log(f"grading {len(folders)} submissions on {described}; references loaded in {time.monotonic() - started:.1f} s")
+        return _run(client, folders, outs, settings, time_limit, log)
+    finally:
+        client.close()
+        if cluster is not None:
+            cluster.close()
+
+
+def _run(client, folders, outs, settings, time_limit, log) -> list[Graded]:
+    from distributed import wait
+    from tqdm import tqdm
+
+    rows: list[Graded | None] = [None] * len(folders)
+    waiting = list(range(len(folders)))
+    running: dict = {}  # future -> (index, monotonic start)
+    counts = Counter()
+    bar = tqdm(total=len(folders), unit="submission", desc="grading", file=sys.stderr, disable=None)
+
+    def finish(index: int, graded: Graded) -> None:
+        rows[index] = graded
+        counts[graded.verdict] += 1
+        bar.update(1)
+        bar.set_postfix(counts)
+        what = f"{graded.verdict} {graded.score:g}/{graded.max_score:g}" if graded.graded else f"NOT GRADED: {graded.error}"
+        bar.write(f"{folders[index]}: {what}")
+
+    while waiting or running:
+        slots = max(1, sum(client.nthreads().values()))
+        while waiting and len(running) < slots:
+            index = waiting.pop(0)
+            future = client.submit(grade_folder, folders[index], outs[index], settings, pure=False, key=f"grade-{index}")
+            running[future] = (index, time.monotonic())
+        deadline = min(start for _, start in running.values()) + time_limit
+        try:
+            wait(list(running), timeout=max(0.1, min(5.0, deadline - time.monotonic())), return_when="FIRST_COMPLETED")
+        except TimeoutError:
+            pass  # none finished yet: look at the clocks
+        for future in [f for f in running if f.done()]:
+            index, _ = running.pop(future)
+            try:
+                finish(index, future.result())
+            except Exception as err:  # the worker died or the task was lost: the row says so, the others go on
+                text = str(err).splitlines()[0][:160] if str(err) else ""
+                finish(index, Graded(folders[index], outs[index], error=f"grading failed: {type(err).__name__}: {text}"))
+        now = time.monotonic()
+        for future in [f for f, (_, start) in running.items() if now - start > time_limit]:
+            index, start = running.pop(future)
+            holders = [addr for addr, keys in client.processing().items() if future.key in keys]
+            future.cancel()
+            if holders:
+                client.restart_workers(holders, raise_for_error=False)
+            finish(
+                index,
+                Graded(
+                    folders[index],
+                    outs[index],
+                    error=f"not graded within the time limit of {time_limit:g} s (its worker was restarted)",
+                    seconds=now - start,
+                ),
+            )
+    bar.close()
+    return rows
