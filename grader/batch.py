@@ -92,7 +92,8 @@ def worker_references(settings: Settings) -> tuple[dict, References]:
 
             torch.set_num_threads(settings.torch_threads)
         rubric = load_rubric(settings.rubric)
-        refs = References(rubric, mnist_dir=Path(settings.mnist_dir) if settings.mnist_dir else None, fid=settings.fid)
+        mnist_dir = Path(settings.mnist_dir) if settings.mnist_dir else None
+        refs = References(rubric, mnist_dir=mnist_dir, fid=settings.fid, progress=False)
         refs.classifier, refs._train_matrix, refs._test_matrix  # noqa: B018 - loaded now, not inside a time limit
         if refs.fid_enabled:
             refs.fid_statistics, refs._extractor  # noqa: B018
@@ -173,11 +174,18 @@ def grade_class(
         cluster = None
         client.wait_for_workers(1, timeout=120)
     else:
+        import dask
+
         n_workers, threads = local_shape(len(folders), workers)
         settings = Settings(settings.rubric, settings.mnist_dir, settings.fid, settings.torch_threads or threads)
-        cluster = LocalCluster(
-            n_workers=n_workers, threads_per_worker=1, processes=True, dashboard_address=None, silence_logs=logging.ERROR
-        )
+        # Dask's default environment for worker processes pins BLAS to one thread and sets MALLOC_TRIM_THRESHOLD_,
+        # which costs Inception a fifth of its speed (measured: 5.9 against 7.5 images/s); each worker gets its
+        # share of the cores instead
+        environ = {name: threads for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")}
+        with dask.config.set({"distributed.nanny.pre-spawn-environ": environ}):
+            cluster = LocalCluster(
+                n_workers=n_workers, threads_per_worker=1, processes=True, dashboard_address=None, silence_logs=logging.ERROR
+            )
         client = Client(cluster)
     try:
         started = time.monotonic()

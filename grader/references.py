@@ -40,8 +40,9 @@ def _verified(spec: dict, what: str) -> Path:
 
 
 class References:
-    def __init__(self, rubric: dict, mnist_dir: Path | None = None, fid: bool = True) -> None:
+    def __init__(self, rubric: dict, mnist_dir: Path | None = None, fid: bool = True, progress: bool = True) -> None:
         self.rubric = rubric
+        self.progress = progress  # a bar for Inception (off on a cluster's workers: the client shows the class's)
         self.mnist_dir = Path(mnist_dir) if mnist_dir else DEFAULT_MNIST
         self.fid_enabled = fid
         self._fid_memo: dict[str, float] = {}
@@ -84,9 +85,8 @@ class References:
 
         key = hashlib.sha256(np.ascontiguousarray(images).tobytes() + str(images.shape).encode()).hexdigest()
         if key not in self._fid_memo:
-            features = self._extractor.features(
-                images, progress=Bar(f"Inception features of {len(images)} samples", unit="batch", leave=False)
-            )
+            bar = Bar(f"Inception features of {len(images)} samples", unit="batch", leave=False) if self.progress else None
+            features = self._extractor.features(images, progress=bar)
             self._fid_memo[key] = fid.frechet_distance(fid.statistics(features), self.fid_statistics)
         return self._fid_memo[key]
 
