@@ -10,7 +10,7 @@ limit each (grader/batch.py); with --csv, the class report is written beside the
 
 Exit 0 when every submission was graded and passed every required check, 1 when every submission was graded and
 some failed or are incomplete, 3 when some submission could not be graded (its row says why), 2 when grading
-could not run at all (a bad rubric, a reference file that does not match it).
+could not run at all (a bad rubric, a reference file that does not match it, a Dask scheduler out of reach).
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ import sys
 from pathlib import Path
 
 from grader import output
-from grader.batch import Graded, Settings, fill, grade_class
+from grader.batch import ClusterUnavailable, Graded, Settings, fill, grade_class
 from grader.references import References, ReferenceUnavailable
 from grader.runner import RubricError, grade_and_draw, load_rubric
 from grader.safe import folder_problem
@@ -94,7 +94,11 @@ def main(argv: list[str] | None = None) -> int:
         rows = [grade_here(folders[0], Path(outs[0]), rubric, refs, args.quiet)]
     else:
         del refs  # each worker loads its own
-        rows = grade_class([str(f) for f in folders], outs, settings, args.scheduler, args.workers, args.time_limit)
+        try:
+            rows = grade_class([str(f) for f in folders], outs, settings, args.scheduler, args.workers, args.time_limit)
+        except ClusterUnavailable as err:
+            print(f"grader: {err}", file=sys.stderr)
+            return CANNOT_RUN
 
     if args.csv:
         write_class(rows, rubric, args.csv)

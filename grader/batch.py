@@ -32,6 +32,11 @@ from grader.runner import Result, grade_and_draw, load_rubric, verdict
 from grader.safe import Submission, folder_problem
 
 NOT_GRADED = "NOT GRADED"
+CONNECT_SECONDS, WORKER_WAIT_SECONDS = 30, 120
+
+
+class ClusterUnavailable(Exception):
+    """The Dask cluster given cannot grade: nothing was graded."""
 
 
 @dataclass(frozen=True)
@@ -170,9 +175,16 @@ def grade_class(
     from distributed import Client, LocalCluster
 
     if scheduler:
-        client = Client(scheduler, timeout="30s")
         cluster = None
-        client.wait_for_workers(1, timeout=120)
+        try:
+            client = Client(scheduler, timeout=CONNECT_SECONDS)
+        except (OSError, TimeoutError) as err:
+            raise ClusterUnavailable(f"cannot reach the Dask scheduler at {scheduler} ({type(err).__name__})") from None
+        try:
+            client.wait_for_workers(1, timeout=WORKER_WAIT_SECONDS)
+        except TimeoutError:
+            client.close()
+            raise ClusterUnavailable(f"the Dask scheduler at {scheduler} has had no worker for {WORKER_WAIT_SECONDS} s") from None
     else:
         import dask
 

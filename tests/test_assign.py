@@ -57,6 +57,8 @@ def test_the_edition_holds_no_solution_line(edition):
     readme = (edition / "README.md").read_text()
     assert all(f"`{s['function']}`" in readme for s in stubs) and "What to hand in" in readme
     assert "| samples_moments | 1.5 | yes |" in (edition / "RUBRIC.md").read_text()
+    project = (edition / "pyproject.toml").read_text()  # what only the grader needs is not installed
+    assert 'packages = ["ddpm_lab"]' in project and "dask" not in project and "clean-fid" in project
 
 
 def test_a_broken_marker_is_refused():

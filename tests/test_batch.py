@@ -134,3 +134,13 @@ def test_a_scheduler_and_a_worker_started_as_processes_of_their_own(good, tmp_pa
     for folder in folders:
         tests = {t["name"].split(": ")[-1]: t for t in json.loads((folder / "grading/results.json").read_text())["tests"]}
         assert tests["fid_threshold"]["status"] == "failed" and "FID" in tests["fid_threshold"]["output"]
+
+
+def test_a_scheduler_out_of_reach_is_one_line_and_nothing_graded(good, tmp_path, monkeypatch, capsys):
+    import grader.batch
+
+    monkeypatch.setattr(grader.batch, "CONNECT_SECONDS", 3)
+    code = grader_main([str(good), str(good), "--no-fid", "--scheduler", "tcp://127.0.0.1:9", "--csv", str(tmp_path / "g.csv")])
+    assert code == 2 and not (tmp_path / "g.csv").exists()
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1].startswith("grader: cannot reach the Dask scheduler at tcp://127.0.0.1:9")

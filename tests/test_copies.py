@@ -160,3 +160,16 @@ def test_the_class_report_counts_every_check_and_lists_the_copies(tmp_path, rubr
         {"a": "s0", "b": "s1", "kinds": "identical samples", "evidence": "2000 of 2000 samples byte-identical"}
     ]
     assert (tmp_path / "grades.histogram.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_a_folder_that_cannot_be_listed_is_refused_with_the_reason(tmp_path, rubric, monkeypatch):
+    """The same path as a folder without read permission, for runs as root (who reads every folder)."""
+    import grader.safe
+
+    (tmp_path / "locked/sub").mkdir(parents=True)
+
+    def refuse(path):
+        raise PermissionError(13, "Permission denied", str(path))
+
+    monkeypatch.setattr(grader.safe.os, "scandir", refuse)
+    assert folder_problem(tmp_path / "locked", rubric["limits"]) == "unreadable (PermissionError: Permission denied)"
