@@ -208,17 +208,25 @@ def grade_class(
         client = Client(cluster)
     try:
         started = time.monotonic()
-        client.register_plugin(LoadReferences(settings), name="grader-references")
+        try:
+            client.register_plugin(LoadReferences(settings), name="grader-references")
+        except Exception as err:  # a worker without the grader's files, or another version of them
+            text = str(err).splitlines()[0][:200] if str(err) else ""
+            raise ClusterUnavailable(
+                f"the workers could not load the grader's references: {type(err).__name__}: {text}"
+            ) from None
         described = ", ".join(f"{addr} ({n} thread{'s' * (n > 1)})" for addr, n in sorted(client.nthreads().items()))
         log(f"grading {len(folders)} submissions on {described}; references loaded in {time.monotonic() - started:.1f} s")
-        return _run(client, folders, outs, settings, time_limit, log)
+        return _run(client, folders, outs, settings, time_limit)
     finally:
         client.close()
         if cluster is not None:
             cluster.close()
 
 
-def _run(client, folders, outs, settings, time_limit, log) -> list[Graded]:
+def _run(client, folders, outs, settings, time_limit) -> list[Graded]:
+    import uuid
+
     from distributed import wait
     from tqdm import tqdm
 
@@ -226,6 +234,7 @@ def _run(client, folders, outs, settings, time_limit, log) -> list[Graded]:
     waiting = list(range(len(folders)))
     running: dict = {}  # future -> (index, monotonic start)
     counts = Counter()
+    batch = uuid.uuid4().hex[:8]  # task keys of their own, should another batch share the scheduler
     bar = tqdm(total=len(folders), unit="submission", desc="grading", file=sys.stderr, disable=None)
 
     def finish(index: int, graded: Graded) -> None:
@@ -240,7 +249,7 @@ def _run(client, folders, outs, settings, time_limit, log) -> list[Graded]:
         slots = max(1, sum(client.nthreads().values()))
         while waiting and len(running) < slots:
             index = waiting.pop(0)
-            future = client.submit(grade_folder, folders[index], outs[index], settings, pure=False, key=f"grade-{index}")
+            future = client.submit(grade_folder, folders[index], outs[index], settings, pure=False, key=f"grade-{batch}-{index}")
             running[future] = (index, time.monotonic())
         deadline = min(start for _, start in running.values()) + time_limit
         try:

@@ -86,14 +86,14 @@ def test_a_class_on_a_local_cluster_of_two_workers(good, tmp_path, mnist_dir, ca
 
 def test_a_scheduler_and_a_worker_started_as_processes_of_their_own(good, tmp_path, mnist_dir, root):
     """The instructor's own cluster: `dask scheduler` and `dask worker`, here on localhost. The worker loads
-    Inception once and grades every submission with it (the FID of 50 samples: real, and quick)."""
+    Inception once and grades every submission with it (the FID of 25 samples: real, and quick)."""
     subs = tmp_path / "subs"
     folders = []
     images = np.load(good / "fid/samples.npz")["images"]
     for k in range(3):
         folder = subs / f"s{k}"
         shutil.copytree(good, folder)
-        np.savez(folder / "fid/samples.npz", images=images[50 * k : 50 * (k + 1)])
+        np.savez(folder / "fid/samples.npz", images=images[25 * k : 25 * (k + 1)])
         folders.append(folder)
     (folders[2] / "gndm_fit/metrics.json").write_text("{")  # one broken file
     dask = str(Path(sys.executable).with_name("dask"))  # the command an instructor types
@@ -124,7 +124,7 @@ def test_a_scheduler_and_a_worker_started_as_processes_of_their_own(good, tmp_pa
                 process.wait(timeout=60)
     # one worker process graded all three, with the references (Inception included) it loaded once, at its start
     assert len({r.worker for r in rows}) == 1 and [r.reference_loads for r in rows] == [1, 1, 1]
-    assert [r.verdict for r in rows] == ["FAIL", "FAIL", "FAIL"]  # 50 samples fail the count and the FID
+    assert [r.verdict for r in rows] == ["FAIL", "FAIL", "FAIL"]  # 25 samples fail the count and the FID
     assert [r.statuses["task7.fid_threshold"] for r in rows] == ["failed"] * 3  # computed, not skipped
     assert [r.points["task2.learned_mean"] for r in rows] == [1.5, 1.5, 0.0]  # the broken file fails its check only
     assert code == 1  # every submission graded; 100 samples fail the count and the FID
@@ -144,3 +144,10 @@ def test_a_scheduler_out_of_reach_is_one_line_and_nothing_graded(good, tmp_path,
     assert code == 2 and not (tmp_path / "g.csv").exists()
     err = capsys.readouterr().err.strip().splitlines()
     assert err[-1].startswith("grader: cannot reach the Dask scheduler at tcp://127.0.0.1:9")
+
+
+def test_workers_that_cannot_load_the_references_stop_the_batch_with_one_line(tmp_path):
+    from grader.batch import ClusterUnavailable
+
+    with pytest.raises(ClusterUnavailable, match="the workers could not load the grader's references: RubricError"):
+        grade_class([str(tmp_path)], [str(tmp_path / "out")], Settings(rubric=str(tmp_path / "gone.yaml"), fid=False), workers=1)
