@@ -20,9 +20,9 @@ import sys
 from pathlib import Path
 
 from grader import output
-from grader.batch import ClusterUnavailable, Graded, Settings, fill, grade_class
+from grader.batch import ClusterUnavailable, Graded, Settings, grade_class, grade_into
 from grader.references import References, ReferenceUnavailable
-from grader.runner import RubricError, grade_and_draw, load_rubric
+from grader.runner import RubricError, load_rubric
 from grader.safe import folder_problem
 
 ALL_PASSED, SOME_FAILED, CANNOT_RUN, NOT_ALL_GRADED = 0, 1, 2, 3
@@ -114,15 +114,11 @@ def out_folder(out: Path | None, folder: Path, index: int, count: int) -> Path:
 
 
 def grade_here(folder: Path, out: Path, rubric: dict, refs: References, quiet: bool) -> Graded:
-    done = Graded(str(folder), str(out))
-    problem = folder_problem(folder, rubric["limits"])
-    if problem:
-        done.error = problem
-        print(f"\n== {folder}: not graded: {problem}")
+    done = Graded(str(folder))
+    results = grade_into(done, folder, out, rubric, refs)
+    if results is None:
+        print(f"\n== {folder}: not graded: {done.error}")
         return done
-    results, drawn = grade_and_draw(folder, rubric, refs, figures=out / "figures")
-    output.write_all(results, rubric.get("lab", "Lab"), folder, out, drawn)
-    fill(done, results)
     print(f"\n== {folder}  ({done.verdict}; results in {out})")
     if not quiet:
         print(output.table(results))

@@ -22,14 +22,14 @@ import socket
 import sys
 import time
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from grader import output
 from grader.copies import Evidence, evidence_of
 from grader.references import References
 from grader.runner import Result, grade_and_draw, load_rubric, verdict
-from grader.safe import Submission, folder_problem
+from grader.safe import Submission, folder_problem, one_line
 
 NOT_GRADED = "NOT GRADED"
 CONNECT_SECONDS, WORKER_WAIT_SECONDS = 30, 120
@@ -54,7 +54,6 @@ class Graded:
     """One submission's row of the class: its grade, or why it has none."""
 
     submission: str
-    out: str
     score: float = 0.0
     max_score: float | None = None
     verdict: str = NOT_GRADED
@@ -64,7 +63,7 @@ class Graded:
     evidence: Evidence | None = None
     seconds: float = 0.0
     worker: str = ""  # host:pid that graded it
-    reference_loads: int = 0  # how many times that worker process had loaded the references by then
+    references_built: int = 0  # References objects that worker process had built by then (1: loaded once)
 
     @property
     def graded(self) -> bool:
@@ -86,7 +85,6 @@ class Graded:
 # On a worker -------------------------------------------------------------------------------------------
 
 _LOADED: dict[Settings, tuple[dict, References]] = {}
-LOADS: Counter = Counter()
 
 
 def worker_references(settings: Settings) -> tuple[dict, References]:
@@ -103,7 +101,6 @@ def worker_references(settings: Settings) -> tuple[dict, References]:
         if refs.fid_enabled:
             refs.fid_statistics, refs._extractor  # noqa: B018
         _LOADED[settings] = (rubric, refs)
-        LOADS[settings] += 1
     return _LOADED[settings]
 
 
@@ -112,25 +109,31 @@ def grade_folder(folder: str, out: str, settings: Settings) -> Graded:
     copy detection needs. Never raises for a bad submission: the row says what was wrong."""
     start = time.perf_counter()
     rubric, refs = worker_references(settings)
-    done = Graded(folder, out, worker=f"{socket.gethostname()}:{os.getpid()}", reference_loads=LOADS[settings])
-    problem = folder_problem(Path(folder), rubric["limits"])
-    if problem:
-        done.error = problem
-    else:
-        results, drawn = grade_and_draw(folder, rubric, refs, figures=Path(out) / "figures")
-        output.write_all(results, rubric.get("lab", "Lab"), Path(folder), Path(out), drawn)
-        fill(done, results)
+    done = Graded(folder, worker=f"{socket.gethostname()}:{os.getpid()}", references_built=References.built)
+    if grade_into(done, Path(folder), Path(out), rubric, refs) is not None:
         done.evidence = evidence_of(Submission(Path(folder), rubric["limits"]), folder, refs.image_size)
     done.seconds = time.perf_counter() - start
     return done
 
 
-def fill(done: Graded, results: list[Result]) -> None:
+def grade_into(done: Graded, folder: Path, out: Path, rubric: dict, refs: References) -> list[Result] | None:
+    """Grade ``folder`` into ``done`` and write its results.json and reports into ``out``; the results, or None
+    with ``done.error`` set when the folder cannot be graded."""
+    problem = folder_problem(folder, rubric["limits"])
+    linked = [path for path in (out, out / "figures") if path.is_symlink()]
+    if linked:  # a submission's grading/ made a link would have the grader write wherever it points
+        problem = f"{linked[0]} is a link: the grader writes its report there and follows no link"
+    if problem:
+        done.error = problem
+        return None
+    results, drawn = grade_and_draw(folder, rubric, refs, figures=out / "figures")
+    output.write_all(results, rubric.get("lab", "Lab"), folder, out, drawn)
     done.score = sum(r.points for r in results)
     done.max_score = sum(r.max_points for r in results)
     done.verdict = verdict(results)
     done.points = {r.name: r.points for r in results}
     done.statuses = {r.name: r.status for r in results}
+    return results
 
 
 try:
@@ -189,7 +192,7 @@ def grade_class(
         import dask
 
         n_workers, threads = local_shape(len(folders), workers)
-        settings = Settings(settings.rubric, settings.mnist_dir, settings.fid, settings.torch_threads or threads)
+        settings = replace(settings, torch_threads=settings.torch_threads or threads)
         # Dask's default environment for worker processes pins BLAS to one thread and sets MALLOC_TRIM_THRESHOLD_,
         # which costs Inception a fifth of its speed (measured: 5.9 against 7.5 images/s); each worker gets its
         # share of the cores instead
@@ -211,10 +214,7 @@ def grade_class(
         try:
             client.register_plugin(LoadReferences(settings), name="grader-references")
         except Exception as err:  # a worker without the grader's files, or another version of them
-            text = str(err).splitlines()[0][:200] if str(err) else ""
-            raise ClusterUnavailable(
-                f"the workers could not load the grader's references: {type(err).__name__}: {text}"
-            ) from None
+            raise ClusterUnavailable(f"the workers could not load the grader's references: {one_line(err, 200)}") from None
         described = ", ".join(f"{addr} ({n} thread{'s' * (n > 1)})" for addr, n in sorted(client.nthreads().items()))
         log(f"grading {len(folders)} submissions on {described}; references loaded in {time.monotonic() - started:.1f} s")
         return _run(client, folders, outs, settings, time_limit)
@@ -261,8 +261,7 @@ def _run(client, folders, outs, settings, time_limit) -> list[Graded]:
             try:
                 finish(index, future.result())
             except Exception as err:  # the worker died or the task was lost: the row says so, the others go on
-                text = str(err).splitlines()[0][:160] if str(err) else ""
-                finish(index, Graded(folders[index], outs[index], error=f"grading failed: {type(err).__name__}: {text}"))
+                finish(index, Graded(folders[index], error=f"grading failed: {one_line(err)}"))
         now = time.monotonic()
         for future in [f for f, (_, start) in running.items() if now - start > time_limit]:
             index, start = running.pop(future)
@@ -274,7 +273,6 @@ def _run(client, folders, outs, settings, time_limit) -> list[Graded]:
                 index,
                 Graded(
                     folders[index],
-                    outs[index],
                     error=f"not graded within the time limit of {time_limit:g} s (its worker was restarted)",
                     seconds=now - start,
                 ),

@@ -9,13 +9,12 @@
 
 from __future__ import annotations
 
-import io
 from collections import Counter
 from pathlib import Path
 
 import numpy as np
 
-from ddpm_lab.io import write_bytes, write_text
+from ddpm_lab.io import save_figure, write_text
 from grader.batch import Graded
 from grader.checks import FAILED, NOT_RUN, PASSED
 from grader.copies import Pair
@@ -62,8 +61,8 @@ def write(rows: list[Graded], pairs: list[Pair], rubric: dict, csv_path: Path) -
         columns=["a", "b", "kinds", "evidence"],
     )
     write_text(paths["copies"], copies.to_csv(index=False))
-    write_bytes(paths["histogram"], _png(_histogram, rows))
-    write_bytes(paths["checks_png"], _png(_pass_rates, checks))
+    save_figure(_histogram(rows), paths["histogram"])
+    save_figure(_pass_rates(checks), paths["checks_png"])
     write_text(paths["md"], markdown(rows, checks, pairs, rubric, paths))
     return list(paths.values())
 
@@ -103,20 +102,9 @@ def markdown(rows: list[Graded], checks: list[dict], pairs: list[Pair], rubric: 
     return "\n".join(lines) + "\n"
 
 
-def _png(draw, data) -> bytes:
-    import matplotlib
+def _histogram(rows: list[Graded]):
+    from ddpm_lab.plots import plt
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig = draw(plt, data)
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=120, bbox_inches="tight", metadata={"Software": None})
-    plt.close(fig)
-    return buffer.getvalue()
-
-
-def _histogram(plt, rows: list[Graded]):
     graded = [r for r in rows if r.graded]
     fig, ax = plt.subplots(figsize=(7, 3.5))
     top = max([r.max_score for r in graded], default=1.0) or 1.0
@@ -133,7 +121,9 @@ def _histogram(plt, rows: list[Graded]):
     return fig
 
 
-def _pass_rates(plt, checks: list[dict]):
+def _pass_rates(checks: list[dict]):
+    from ddpm_lab.plots import plt
+
     fig, ax = plt.subplots(figsize=(7, 0.3 * len(checks) + 1))
     names = [c["check"] for c in checks][::-1]
     passed = np.array([c["passed"] for c in checks][::-1])

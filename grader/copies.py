@@ -89,13 +89,13 @@ def find_copies(evidence: list[Evidence], settings: dict) -> list[Pair]:
                 kinds.append("identical samples")
                 lines.append(f"{shared} of {smaller} samples byte-identical")
         if a.blocks is not None and b.blocks is not None and "identical samples" not in kinds:
-            near_ab = nearest_rms(a.blocks, b.blocks)
-            near_ba = nearest_rms(b.blocks, a.blocks)
             limit = settings["near_distance"]
-            share = max((near_ab <= limit).mean(), (near_ba <= limit).mean())
+            share, closest = max(  # the direction with more near matches (a → b on a tie)
+                (((d <= limit).mean(), d) for d in (nearest_rms(a.blocks, b.blocks), nearest_rms(b.blocks, a.blocks))),
+                key=lambda found: found[0],
+            )
             if share >= settings["near_share"]:
                 kinds.append("near-identical samples")
-                closest = near_ab if (near_ab <= limit).mean() >= (near_ba <= limit).mean() else near_ba
                 lines.append(
                     f"{share:.0%} of the samples have one within RMS {limit:g} (8x8 block means, 0-255) in the other set "
                     f"(median distance {np.median(closest):.1f})"

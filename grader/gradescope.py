@@ -103,12 +103,15 @@ def build(out: Path, rubric: Path | None = None) -> list[str]:
 
 
 def reports_folder(submission: Path) -> Path:
-    """Where the reports are in an upload: the folder itself, its reports/, or the one reports/ below it."""
+    """Where the reports are in an upload: the folder itself, its reports/, or the one reports/ below it. Links are
+    never followed: an upload cannot point the grader at a folder outside it."""
     if (submission / MARKER).is_dir():
         return submission
-    if (submission / "reports").is_dir():
+    if (submission / "reports").is_dir() and not (submission / "reports").is_symlink():
         return submission / "reports"
-    found = sorted(p.parent for p in submission.glob("**/" + MARKER) if p.is_dir() and "grading" not in p.parts)
+    found = sorted(
+        p.parent for p in submission.glob("**/" + MARKER) if p.is_dir() and not p.parent.is_symlink() and "grading" not in p.parts
+    )
     return found[0] if len(found) == 1 else submission
 
 

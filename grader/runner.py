@@ -9,7 +9,7 @@ import yaml
 
 from grader.checks import CHECKS, FAILED, NOT_RUN, PASSED, Context, Outcome
 from grader.references import References
-from grader.safe import Rejected, Submission
+from grader.safe import Rejected, Submission, one_line
 
 RUBRIC = Path(__file__).with_name("rubric.yaml")
 VISIBILITIES = ("visible", "hidden", "after_due_date", "after_published")
@@ -102,8 +102,7 @@ def grade_and_draw(
             except Rejected as err:
                 outcome = Outcome(FAILED, str(err), "a usable file")
             except Exception as err:  # a check must never take the grader down; report it as a failure
-                text = str(err).splitlines()[0][:160] if str(err) else ""
-                outcome = Outcome(FAILED, f"could not check: {type(err).__name__}: {text}", "")
+                outcome = Outcome(FAILED, f"could not check: {one_line(err)}", "")
             max_points = float(cfg["points"])
             outcome.figures = [f for f in outcome.figures if _readable_png(sub, f)]
             results.append(

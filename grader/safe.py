@@ -18,6 +18,12 @@ class Rejected(Exception):
     """A submission file that cannot be used; the message is one line for the grade report."""
 
 
+def one_line(err: BaseException, limit: int = 160) -> str:
+    """``Type: first line of the message`` (cut at ``limit``), for a report or a CSV row."""
+    text = str(err).splitlines()[0][:limit] if str(err).strip() else ""
+    return f"{type(err).__name__}: {text}"
+
+
 class Submission:
     def __init__(self, root: Path, limits: dict) -> None:
         self.root = Path(root)
@@ -49,7 +55,7 @@ class Submission:
         try:
             data = json.loads(self.read_bytes(relative).decode("utf-8"), parse_constant=no_constants)
         except (UnicodeDecodeError, json.JSONDecodeError) as err:
-            raise Rejected(f"{relative}: not valid JSON ({type(err).__name__}: {str(err).splitlines()[0][:80]})") from None
+            raise Rejected(f"{relative}: not valid JSON ({one_line(err, 80)})") from None
         if not isinstance(data, dict):
             raise Rejected(f"{relative}: expected a JSON object, got {type(data).__name__}")
         return data
@@ -68,7 +74,7 @@ class Submission:
             with np.load(io.BytesIO(raw), allow_pickle=False) as archive:
                 return {name: archive[name] for name in archive.files}
         except Exception as err:  # object arrays (pickles) and corrupt members land here
-            raise Rejected(f"{relative}: unreadable arrays ({type(err).__name__}: {str(err).splitlines()[0][:80]})") from None
+            raise Rejected(f"{relative}: unreadable arrays ({one_line(err, 80)})") from None
 
     def csv_columns(self, relative: str, columns: tuple[str, ...]) -> dict[str, np.ndarray]:
         """Numeric columns of a small CSV file with a header row."""

@@ -123,7 +123,7 @@ def test_a_scheduler_and_a_worker_started_as_processes_of_their_own(good, tmp_pa
                 process.terminate()
                 process.wait(timeout=60)
     # one worker process graded all three, with the references (Inception included) it loaded once, at its start
-    assert len({r.worker for r in rows}) == 1 and [r.reference_loads for r in rows] == [1, 1, 1]
+    assert len({r.worker for r in rows}) == 1 and [r.references_built for r in rows] == [1, 1, 1]
     assert [r.verdict for r in rows] == ["FAIL", "FAIL", "FAIL"]  # 25 samples fail the count and the FID
     assert [r.statuses["task7.fid_threshold"] for r in rows] == ["failed"] * 3  # computed, not skipped
     assert [r.points["task2.learned_mean"] for r in rows] == [1.5, 1.5, 0.0]  # the broken file fails its check only

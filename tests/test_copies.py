@@ -138,8 +138,8 @@ def test_the_class_report_counts_every_check_and_lists_the_copies(tmp_path, rubr
             statuses["task1.samples_moments"] = FAILED
         if verdict == "INCOMPLETE":
             statuses["task7.fid_threshold"] = NOT_RUN
-        rows.append(Graded(f"s{i}", "", score=15.5 - 2 * i, max_score=15.5, verdict=verdict, statuses=statuses))
-    rows.append(Graded("s4", "", error="an empty folder"))
+        rows.append(Graded(f"s{i}", score=15.5 - 2 * i, max_score=15.5, verdict=verdict, statuses=statuses))
+    rows.append(Graded("s4", error="an empty folder"))
     pairs = [Pair("s0", "s1", ["identical samples"], ["2000 of 2000 samples byte-identical"])]
     written = classreport.write(rows, pairs, rubric, tmp_path / "grades.csv")
     assert {p.name for p in written} == {
@@ -173,3 +173,16 @@ def test_a_folder_that_cannot_be_listed_is_refused_with_the_reason(tmp_path, rub
 
     monkeypatch.setattr(grader.safe.os, "scandir", refuse)
     assert folder_problem(tmp_path / "locked", rubric["limits"]) == "unreadable (PermissionError: Permission denied)"
+
+
+def test_a_grading_folder_made_a_link_is_not_written_through(tmp_path, rubric):
+    """The report goes to FOLDER/grading by default: a submission that makes it a link elsewhere is not graded."""
+    from grader.batch import grade_into
+
+    (tmp_path / "sub/gaussian_demo").mkdir(parents=True)
+    (tmp_path / "elsewhere").mkdir()
+    (tmp_path / "sub/grading").symlink_to(tmp_path / "elsewhere")
+    done = Graded("sub")
+    assert grade_into(done, tmp_path / "sub", tmp_path / "sub/grading", rubric, refs=None) is None
+    assert done.error.endswith("grading is a link: the grader writes its report there and follows no link")
+    assert not done.graded and list((tmp_path / "elsewhere").iterdir()) == []

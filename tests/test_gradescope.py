@@ -47,6 +47,9 @@ def test_an_upload_is_found_as_contents_folder_or_repository(tmp_path):
     assert reports_folder(tmp_path / "folder") == tmp_path / "folder/reports"
     assert reports_folder(tmp_path / "repo") == tmp_path / "repo/lab7-main/reports"
     assert reports_folder(tmp_path / "nothing") == tmp_path / "nothing"
+    (tmp_path / "linked").mkdir()
+    (tmp_path / "linked/reports").symlink_to(tmp_path / "folder/reports")  # a folder outside the upload
+    assert reports_folder(tmp_path / "linked") == tmp_path / "linked"
 
 
 @pytest.fixture
