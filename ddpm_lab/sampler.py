@@ -28,7 +28,7 @@ import torch
 from ddpm_lab.data import to_uint8
 from ddpm_lab.rules import Rules
 from ddpm_lab.schedule import NoiseSchedule, posterior_mean_from_noise, posterior_mean_from_x0, predict_x0
-from ddpm_lab.unet import UNet
+from ddpm_lab.unet import UNet, mixed_precision
 
 
 @dataclass(frozen=True)
@@ -142,7 +142,8 @@ def sample(
         size = min(config.batch_size, n - start)
         x = start_noise(sub, config, (size, *shape), generator, mean_image).to(device)
         for i in range(sub.steps, 0, -1):
-            eps = model(x, taus[torch.full((size,), i, dtype=torch.long)].to(device)).float()
+            with mixed_precision(device):
+                eps = model(x, taus[torch.full((size,), i, dtype=torch.long)].to(device)).float()
             z = torch.randn((size, *shape), generator=generator).to(device) if i > 1 else None
             x = backward_step(sub, x, eps, i, config, z)
             done += 1

@@ -165,6 +165,12 @@ class UNet(nn.Module):
         return F.pixel_shuffle(out, p) if p > 1 else out
 
 
+def mixed_precision(device: torch.device) -> torch.autocast:
+    """The U-Net's forward pass in bf16 on a GPU (tensor cores; the weights, their gradients and the loss stay
+    fp32), plain fp32 on a CPU: a no-op there, so CPU results do not change."""
+    return torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda")
+
+
 def count_parameters(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters())
 

@@ -81,7 +81,7 @@ def main() -> None:
     train = torch.from_numpy(np.load(PATHS["train_images"])["images"])
     train_mean_pixel = round(float(data.to_uint8(train).mean()), 1)
     reference = fid.load_statistics(PATHS["reference_stats"])
-    extractor = fid.FeatureExtractor(device=device, batch_size=cfg.fid.batch_size)
+    extractor = fid.FeatureExtractor(device=device, batch_size=cfg.fid.batch_size, runtime=cfg.fid.runtime)
     table = pd.read_csv(args.out / "table.csv") if args.append and (args.out / "table.csv").exists() else pd.DataFrame()
     rows = table.to_dict("records")
     grids = []

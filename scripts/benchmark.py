@@ -90,17 +90,54 @@ def best_sample_rate(model_fn, schedule, batches, steps, device) -> dict:
     return {"sample_images_per_s": rates[best], "sample_batch": int(best), "sample_images_per_s_by_batch": rates}
 
 
-def fid_rate(n):
+def inception_rates(n: int, batches: list[int], rounds: int) -> dict:
+    """Images/s of each Inception runtime at each batch size on the same n images, the runtimes interleaved
+    round by round (this machine's speed drifts); each credited with its best batch (median of the rounds)."""
     import numpy as np
 
     from ddpm_lab.fid import FeatureExtractor
 
-    extractor = FeatureExtractor(batch_size=min(n, 50))
     images = (np.random.default_rng(0).random((n, 32, 32)) * 255).astype(np.uint8)
-    extractor.features(images[:2])
-    start = time.perf_counter()
-    extractor.features(images)
-    return n / (time.perf_counter() - start)
+    runs = {(runtime, b): FeatureExtractor(batch_size=b, runtime=runtime) for runtime in INCEPTION_RUNTIMES for b in batches}
+    rates: dict = {key: [] for key in runs}
+    for extractor in runs.values():
+        extractor.features(images[:2])  # warm-up
+    for _ in range(rounds):
+        for key, extractor in runs.items():
+            start = time.perf_counter()
+            extractor.features(images)
+            rates[key].append(n / (time.perf_counter() - start))
+    out = {}
+    for runtime in INCEPTION_RUNTIMES:
+        by_batch = {str(b): float(np.median(rates[runtime, b])) for b in batches}
+        best = max(by_batch, key=by_batch.get)
+        out[runtime] = {"images_per_s": by_batch[best], "batch": int(best), "images_per_s_by_batch": by_batch}
+    out["ratio"] = out["onnxruntime"]["images_per_s"] / out["clean-fid"]["images_per_s"]
+    return out
+
+
+def inception_agreement(n: int) -> dict:
+    """Both runtimes on the first n committed samples: the largest feature difference, relative to the largest
+    feature, and the FID of each against the committed reference statistics."""
+    import numpy as np
+
+    from ddpm_lab import fid
+
+    with np.load(ROOT / "reports/fid/samples.npz") as f:
+        images = f["images"][:n]
+    reference = fid.load_statistics(ROOT / "grader/references/mnist_test_inception.npz")
+    features = {runtime: fid.FeatureExtractor(runtime=runtime).features(images) for runtime in INCEPTION_RUNTIMES}
+    theirs, ours = features["clean-fid"], features["onnxruntime"]
+    scores = {runtime: fid.frechet_distance(fid.statistics(f), reference) for runtime, f in features.items()}
+    return {
+        "n": len(images),
+        "max_feature_difference_relative": float(np.abs(ours - theirs).max() / np.abs(theirs).max()),
+        "fid": scores,
+        "fid_difference": abs(scores["onnxruntime"] - scores["clean-fid"]),
+    }
+
+
+INCEPTION_RUNTIMES = ("clean-fid", "onnxruntime")
 
 
 def sync(device):
@@ -115,7 +152,10 @@ def main() -> None:
     parser.add_argument("--train-steps", type=int, default=5)
     parser.add_argument("--sample-batches", type=int, nargs="+", default=[20, 100, 500])
     parser.add_argument("--sample-steps", type=int, default=5)
-    parser.add_argument("--fid-images", type=int, default=50)
+    parser.add_argument("--fid-images", type=int, default=100, help="images per Inception timing")
+    parser.add_argument("--fid-batches", type=int, nargs="+", default=[10, 32, 50], help="32: clean-fid's default")
+    parser.add_argument("--fid-rounds", type=int, default=2)
+    parser.add_argument("--fid-agreement", type=int, default=2000, help="committed samples run through both runtimes")
     parser.add_argument("--skip-peer", action="store_true")
     args = parser.parse_args()
 
@@ -144,7 +184,9 @@ def main() -> None:
         net.eval()
         results["peer"] |= best_sample_rate(fn, schedule, args.sample_batches, args.sample_steps, device)
         results["ratios"] = {k: results["ours"][k] / results["peer"][k] for k in ("train_images_per_s", "sample_images_per_s")}
-    results["fid_features_images_per_s"] = fid_rate(args.fid_images)
+    results["inception"] = inception_rates(args.fid_images, args.fid_batches, args.fid_rounds)
+    print(json.dumps(results["inception"]), flush=True)
+    results["inception"]["agreement"] = inception_agreement(args.fid_agreement)
     io.write_json(args.out, results)
     print(json.dumps(results, indent=2))
 

@@ -78,9 +78,14 @@ FIELDS: dict[str, dict[str, str]] = {
         "seed": "seed",
     },
     "classifier_data": {"n_train": "digit_classifier.n_train"},
-    "fid_reference": {"n_reference": "fid.n_reference", "batch_size": "fid.batch_size", "reference_dtype": "fid.reference_dtype"},
-    "fid_floor": {"n_floor": "fid.n_floor", "batch_size": "fid.batch_size"},
-    "fid": {"n_generated": "fid.n_generated", "batch_size": "fid.batch_size", "seed": "seed"},
+    "fid_reference": {
+        "n_reference": "fid.n_reference",
+        "batch_size": "fid.batch_size",
+        "runtime": "fid.runtime",
+        "reference_dtype": "fid.reference_dtype",
+    },
+    "fid_floor": {"n_floor": "fid.n_floor", "batch_size": "fid.batch_size", "runtime": "fid.runtime"},
+    "fid": {"n_generated": "fid.n_generated", "batch_size": "fid.batch_size", "runtime": "fid.runtime", "seed": "seed"},
 }
 KNOWN_KEYS = sorted({key for fields in FIELDS.values() for key in fields.values()})
 
@@ -115,6 +120,7 @@ def settings(name: str, **rules: tuple[str, dict[str, Any]]) -> type:
 
 SEED = ("integer", {"low": 0})
 BATCH = ("integer", {"low": 1})
+INCEPTION_RUNTIME = ("choice", {"choices": ("auto", "onnxruntime", "clean-fid")})  # ddpm_lab.fid.RUNTIMES
 GaussianDemo = settings("GaussianDemo", n_samples=("integer", {"low": 2}), seed=SEED)
 Gndm = settings(
     "Gndm",
@@ -132,10 +138,11 @@ FidReference = settings(
     "FidReference",
     n_reference=("integer", {"low": 2, "high": 10000}),
     batch_size=BATCH,
+    runtime=INCEPTION_RUNTIME,
     reference_dtype=("choice", {"choices": ("float16", "float32", "float64")}),
 )
-FidFloor = settings("FidFloor", n_floor=("integer", {"low": 2}), batch_size=BATCH)
-Fid = settings("Fid", n_generated=("integer", {"low": 2}), batch_size=BATCH, seed=SEED)
+FidFloor = settings("FidFloor", n_floor=("integer", {"low": 2}), batch_size=BATCH, runtime=INCEPTION_RUNTIME)
+Fid = settings("Fid", n_generated=("integer", {"low": 2}), batch_size=BATCH, runtime=INCEPTION_RUNTIME, seed=SEED)
 
 
 @dataclass(frozen=True)

@@ -32,7 +32,7 @@ def main(cfg, paths):
         progress=Bar(f"sampling {n} images"),
     )
     io.write_npz(paths.reports / "samples.npz", images=images)
-    extractor = fid.FeatureExtractor(device=device, batch_size=cfg.fid.batch_size)
+    extractor = fid.FeatureExtractor(device=device, batch_size=cfg.fid.batch_size, runtime=cfg.fid.runtime)
     stats = fid.statistics(extractor.features(images, Bar(f"Inception features of {n} generated samples", unit="batch")))
     reference = fid.load_statistics(paths.reference_stats)
     floor = dict(np.load(paths.floor_stats))
@@ -48,6 +48,7 @@ def main(cfg, paths):
         "mean_pixel": float(images.mean()),
         "mean_pixel_training": float(data.to_uint8(training).mean()),
         "inception": extractor.provenance,
+        "inception_runtime": extractor.runtime,
     }
 
 

@@ -16,14 +16,19 @@ from ddpm_lab.progress import Bar
     outputs=["floor_stats"],
 )
 def main(cfg, paths):
-    extractor = fid.FeatureExtractor(device=cfg.device.torch, batch_size=cfg.fid_floor.batch_size)
+    extractor = fid.FeatureExtractor(device=cfg.device.torch, batch_size=cfg.fid_floor.batch_size, runtime=cfg.fid_floor.runtime)
     images = np.load(paths.floor_images)["images"][: cfg.fid_floor.n_floor]
     stats = fid.statistics(
         extractor.features(images, Bar(f"Inception features of {len(images)} real training images", unit="batch"))
     )
     io.write_npz(paths.floor_stats, **stats)
     reference = fid.load_statistics(paths.reference_stats)
-    return {"floor_fid": fid.frechet_distance(stats, reference), "n_floor": int(stats["n"]), "n_reference": int(reference["n"])}
+    return {
+        "floor_fid": fid.frechet_distance(stats, reference),
+        "n_floor": int(stats["n"]),
+        "n_reference": int(reference["n"]),
+        "inception_runtime": extractor.runtime,
+    }
 
 
 if __name__ == "__main__":

@@ -21,7 +21,9 @@ from ddpm_lab.progress import Bar
     outputs=["reference_stats"],
 )
 def main(cfg, paths):
-    extractor = fid.FeatureExtractor(device=cfg.device.torch, batch_size=cfg.fid_reference.batch_size)
+    extractor = fid.FeatureExtractor(
+        device=cfg.device.torch, batch_size=cfg.fid_reference.batch_size, runtime=cfg.fid_reference.runtime
+    )
     images = np.load(paths.reference_images)["images"][: cfg.fid_reference.n_reference]
     features = extractor.features(images, Bar(f"Inception features of {len(images)} test images", unit="batch"))
     stats = fid.statistics(features)
@@ -38,6 +40,7 @@ def main(cfg, paths):
         "fid_of_first_2000_vs_full": fid.frechet_distance(part, stats),
         "fid_of_first_2000_vs_stored": fid.frechet_distance(part, stored),
         "inception": extractor.provenance,
+        "inception_runtime": extractor.runtime,
     }
 
 
