@@ -1,4 +1,4 @@
-"""scripts/benchmark.py at tiny sizes: the real timing code path for both models, JSON written."""
+"""scripts/benchmark.py and scripts/gpu_check.py at tiny sizes: the real timing code paths, JSON written."""
 
 import json
 import os
@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -29,7 +30,14 @@ def test_benchmark_times_ours_and_the_peer_and_writes_ratios(tmp_path):
         "--sample-steps",
         "2",
         "--fid-images",
+        "3",
+        "--fid-batches",
+        "1",
         "2",
+        "--fid-rounds",
+        "1",
+        "--fid-agreement",
+        "4",
     ]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600, env={**os.environ, "OMP_NUM_THREADS": "1"})
     assert proc.returncode == 0, proc.stderr[-3000:]
@@ -43,4 +51,38 @@ def test_benchmark_times_ours_and_the_peer_and_writes_ratios(tmp_path):
     assert result["ratios"]["train_images_per_s"] == pytest.approx(
         result["ours"]["train_images_per_s"] / result["peer"]["train_images_per_s"]
     )
-    assert result["fid_features_images_per_s"] > 0
+    inception = result["inception"]
+    for runtime in ("clean-fid", "onnxruntime"):
+        rates = inception[runtime]["images_per_s_by_batch"]
+        assert set(rates) == {"1", "2"} and inception[runtime]["images_per_s"] == max(rates.values()) > 0
+    assert inception["ratio"] == pytest.approx(inception["onnxruntime"]["images_per_s"] / inception["clean-fid"]["images_per_s"])
+    agreement = inception["agreement"]
+    assert agreement["n"] == 4 and 0 < agreement["max_feature_difference_relative"] <= 1e-4
+    assert agreement["fid_difference"] == pytest.approx(abs(agreement["fid"]["onnxruntime"] - agreement["fid"]["clean-fid"]))
+
+
+@pytest.mark.slow
+def test_gpu_check_runs_end_to_end_on_a_cpu_at_tiny_sizes(tmp_path):
+    """The GPU script as it will run there: every phase, a whole `dvc repro` of a fresh copy, the goals."""
+    out = tmp_path / "gpu.json"
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "scripts/gpu_check.py"), "--tiny", "--out", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=900,
+        env={**os.environ, "OMP_NUM_THREADS": "1"},
+    )
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    result = json.loads(out.read_text())
+    assert result["tiny"] and result["parts"]["training"]["train_200_epochs_s"] > 0
+    sampling = result["parts"]["sampling"]
+    assert sampling["best_s"] == sampling["eager_s"] > 0 and "cuda_graphs_s" not in sampling  # no graphs on a CPU
+    assert result["parts"]["inception"]["runtime"] == "onnxruntime"
+    stages = yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"]
+    ran = result["repro"]["stages_run"]
+    assert result["repro"]["returncode"] == 0
+    assert set(stages) - set(ran) == {"gaussian_demo", "gndm_fit"}  # committed outputs, nothing of theirs changed
+    assert set(result["repro"]["stage_seconds"]) == set(ran) and all(s >= 0 for s in result["repro"]["stage_seconds"].values())
+    goals = result["goals"]
+    assert goals["dvc_repro"]["measured_s"] == result["repro"]["wall_s"]
+    assert goals["train_200_epochs"]["met"] == (goals["train_200_epochs"]["measured_s"] <= 15)

@@ -1,4 +1,7 @@
-"""FID through clean-fid's own pipeline, with the real Inception network (built once in the temp folder)."""
+"""FID through clean-fid's own pipeline, with the real Inception network (built once in the temp folder), and the
+faster ONNX Runtime path held to clean-fid's features."""
+
+import sys
 
 import numpy as np
 import pytest
@@ -78,6 +81,58 @@ def test_fid_is_zero_for_identical_sets_and_grows_with_corruption(extractor, dig
     assert fid.frechet_distance(real, real) == pytest.approx(0, abs=1e-3)
     noisy = np.clip(digits.astype(int) + np.random.default_rng(0).integers(-90, 90, digits.shape), 0, 255).astype(np.uint8)
     assert fid.frechet_distance(fid.statistics(extractor.features(noisy)), real) > 10
+
+
+def test_matrix_resize_is_clean_fids_resize(digits):
+    from cleanfid.resize import build_resizer
+
+    resize = build_resizer("clean")
+    colour = np.random.default_rng(0).integers(0, 256, (3, 28, 40, 3), dtype=np.uint8)  # not square, not grey
+    for images in (digits[:6], colour):
+        theirs = np.stack([resize(fid.to_rgb(img)).transpose(2, 0, 1) for img in images])
+        ours = fid.matrix_resize(images)
+        assert ours.shape == theirs.shape == (len(images), 3, 299, 299) and ours.dtype == np.float32
+        assert np.abs(ours - theirs).max() < 1e-3  # on the 0..255 scale: float32 rounding of the same weights
+    assert np.array_equal(fid.matrix_resize(digits[:2])[:, 0], fid.matrix_resize(digits[:2])[:, 2])
+
+
+@pytest.mark.slow
+def test_onnxruntime_features_equal_clean_fids_features(digits):
+    theirs = fid.FeatureExtractor(batch_size=8, runtime="clean-fid")
+    ours = fid.FeatureExtractor(batch_size=5, runtime="onnxruntime")
+    assert (theirs.runtime, ours.runtime) == ("clean-fid", "onnxruntime")
+    expected, got = theirs.features(digits), ours.features(digits)
+    assert got.shape == expected.shape == (len(digits), 2048)
+    assert np.abs(got - expected).max() <= 1e-4 * np.abs(expected).max()
+    assert not np.array_equal(got, expected)  # two runtimes indeed ran
+    colour = np.stack([fid.to_rgb(img) for img in digits[:4]])
+    assert np.abs(ours.features(colour) - got[:4]).max() <= 1e-6 * np.abs(expected).max()
+
+
+@pytest.mark.slow
+def test_fid_of_committed_samples_is_the_same_through_either_runtime(root):
+    images = np.load(root / "reports/fid/samples.npz")["images"][:500]
+    reference = fid.load_statistics(root / "grader/references/mnist_test_inception.npz")
+    scores = [
+        fid.frechet_distance(fid.statistics(fid.FeatureExtractor(runtime=runtime).features(images)), reference)
+        for runtime in ("clean-fid", "onnxruntime")
+    ]
+    assert scores[0] > 1 and abs(scores[0] - scores[1]) < 0.01
+
+
+def test_auto_runtime_falls_back_to_clean_fid_without_onnxruntime(monkeypatch, capsys):
+    monkeypatch.setitem(sys.modules, "onnxruntime", None)  # import onnxruntime now raises ImportError
+    assert fid.FeatureExtractor(runtime="auto").runtime == "clean-fid"
+    assert "clean-fid's own path: ONNX Runtime unavailable (ImportError" in capsys.readouterr().out
+    with pytest.raises(ImportError):
+        fid.FeatureExtractor(runtime="onnxruntime")
+
+
+def test_unknown_runtimes_and_onnxruntime_off_the_cpu_are_refused():
+    with pytest.raises(ValueError, match="runtime must be one of auto, onnxruntime, clean-fid"):
+        fid.FeatureExtractor(runtime="tensorrt")
+    with pytest.raises(ValueError, match="CPU only"):
+        fid.FeatureExtractor(device="cuda", runtime="onnxruntime")
 
 
 def test_features_refuse_non_uint8_input(extractor):

@@ -194,3 +194,9 @@ def test_a_stage_names_each_missing_input_in_one_line(root, tmp_path):
         "fid_floor: missing input a.npz",
         "fid_floor: missing input b.npz",
     ]
+
+
+def test_params_offer_the_library_inception_runtimes(settings):
+    from ddpm_lab import fid
+
+    assert settings.INCEPTION_RUNTIME[1]["choices"] == fid.RUNTIMES

@@ -1,0 +1,211 @@
+"""The GPU figures in one run, against the goals on an H200; → reports/benchmark/gpu.json, rewritten after each phase.
+
+1. ``parts``: 200 epochs of training (the real loop: bf16 autocast, fused Adam, one host wait per epoch) timed
+   over a few epochs on 3000 images; 5000 samples × 500 steps of the lab's sampler in one batch, eager and
+   with ``torch.compile(mode="reduce-overhead")`` (CUDA graphs); Inception images/s on the device.
+2. ``repro``: a full ``dvc repro`` at the lab's settings in a fresh copy of the project (no DVC cache, the MNIST
+   files linked in), its wall time and each stage's own seconds.
+
+On the GPU machine (the project's packages that its image lacks carried as wheels; docs/benchmark.md):
+
+    python scripts/gpu_check.py --out $OUT/gpu.json
+
+Tried end to end on a CPU first, at tiny sizes (every stage of the pipeline runs, a few seconds each):
+
+    .venv/bin/python scripts/gpu_check.py --tiny --out /tmp/gpu.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "stages"))
+
+from _params import Device, load  # noqa: E402
+
+from ddpm_lab import io  # noqa: E402
+from ddpm_lab.sampler import SamplerConfig, sample  # noqa: E402
+from ddpm_lab.schedule import NoiseSchedule  # noqa: E402
+from ddpm_lab.training import TrainConfig, train  # noqa: E402
+from ddpm_lab.unet import UNet, UNetConfig  # noqa: E402
+
+GOALS_SECONDS = {"train_200_epochs": 15, "sample_5000_x_500_steps": 10, "dvc_repro": 60}
+LAB = {"train_images": 3000, "epochs": 200, "samples": 5000, "sampler_steps": 500, "inception_images": 2000}
+TINY = {"train_images": 64, "epochs": 2, "samples": 4, "sampler_steps": 3, "inception_images": 4}
+TINY_PARAMS = {  # params.yaml of the tiny repro: every stage runs, each in seconds
+    "data.n_train": 100,
+    "model.base_channels": 8,
+    "train.epochs": 2,
+    "train.batch_size": 16,
+    "train.warmup_steps": 1,
+    "sampler.steps": 5,
+    "sampler.batch_size": 16,
+    "fid.n_generated": 20,
+    "fid.n_reference": 20,
+    "fid.n_floor": 20,
+    "digit_classifier.n_train": 200,
+    "digit_classifier.epochs": 1,
+}
+# what a fresh clone lacks: git's and DVC's own folders are made anew, the data and the cache are not there
+COPY_IGNORED = shutil.ignore_patterns(".git", ".dvc", ".venv", "data", "__pycache__", ".whl", ".pytest_cache", ".gl")
+
+
+def sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+
+
+def time_training(cfg, sizes: dict, device: torch.device) -> dict:
+    """Seconds per epoch of :func:`ddpm_lab.training.train` after a warm-up epoch, times the lab's 200."""
+    images = torch.rand(sizes["train_images"], 1, cfg.model.image_size, cfg.model.image_size) * 2 - 1
+    config = dataclasses.replace(cfg.train, epochs=1)
+    model = UNet(cfg.model)
+    train(model, cfg.schedule, images, config, device)  # warm-up: kernels chosen, memory pooled
+    epochs = sizes["epochs"]
+    sync(device)
+    start = time.perf_counter()
+    train(model, cfg.schedule, images, dataclasses.replace(config, epochs=epochs), device)
+    sync(device)
+    per_epoch = (time.perf_counter() - start) / epochs * 3000 / sizes["train_images"]
+    return {"seconds_per_epoch_of_3000": per_epoch, "train_200_epochs_s": 200 * per_epoch, "batch_size": config.batch_size}
+
+
+@torch.no_grad()
+def time_sampling(cfg, sizes: dict, device: torch.device, compiled: bool) -> float:
+    """Seconds for ``samples`` samples × ``sampler_steps`` steps of the lab's sampler in one batch."""
+    model = UNet(cfg.model).to(device).eval()
+    net = torch.compile(model, mode="reduce-overhead") if compiled else model
+    n, steps = sizes["samples"], sizes["sampler_steps"]
+    schedule = NoiseSchedule.from_alphas(cfg.schedule.alphas[: steps + 1]) if steps < cfg.schedule.steps else cfg.schedule
+    config = SamplerConfig(batch_size=n)
+    short = NoiseSchedule.from_alphas(schedule.alphas[:3])
+    sample(net, short, n, (1, cfg.model.image_size, cfg.model.image_size), config, device=device)  # warm-up, compile
+    sync(device)
+    start = time.perf_counter()
+    sample(net, schedule, n, (1, cfg.model.image_size, cfg.model.image_size), config, device=device)
+    sync(device)
+    return time.perf_counter() - start
+
+
+def time_inception(sizes: dict, device: torch.device) -> dict:
+    from ddpm_lab.fid import FeatureExtractor
+
+    n = sizes["inception_images"]
+    extractor = FeatureExtractor(device=device, batch_size=min(n, 250))
+    images = (np.random.default_rng(0).random((n, 32, 32)) * 255).astype(np.uint8)
+    extractor.features(images[:2])
+    start = time.perf_counter()
+    extractor.features(images)
+    return {"runtime": extractor.runtime, "images_per_s": n / (time.perf_counter() - start), "batch_size": extractor.batch_size}
+
+
+def parts(cfg, sizes: dict, device: torch.device, compile_sampler: bool) -> dict:
+    out = {"training": time_training(cfg, sizes, device)}
+    eager = time_sampling(cfg, sizes, device, compiled=False)
+    out["sampling"] = {"samples": sizes["samples"], "steps": sizes["sampler_steps"], "eager_s": eager}
+    if compile_sampler:
+        graphs = time_sampling(cfg, sizes, device, compiled=True)
+        out["sampling"] |= {"cuda_graphs_s": graphs, "cuda_graphs_speedup": eager / graphs}
+    out["sampling"]["best_s"] = min(eager, out["sampling"].get("cuda_graphs_s", eager))
+    out["inception"] = time_inception(sizes, device)
+    return out
+
+
+def set_params(path: Path, overrides: dict) -> None:
+    params = yaml.safe_load(path.read_text())
+    for dotted, value in overrides.items():
+        *parents, leaf = dotted.split(".")
+        node = params
+        for key in parents:
+            node = node[key]
+        node[leaf] = value
+    path.write_text(yaml.safe_dump(params, sort_keys=False))
+
+
+def repro(work: Path, mnist_dir: Path, overrides: dict) -> dict:
+    """``dvc repro`` in a fresh copy of the project (no DVC cache), reading MNIST from ``mnist_dir``: wall seconds
+    and each stage's own."""
+    shutil.copytree(ROOT, work, ignore=COPY_IGNORED)
+    set_params(work / "params.yaml", {"data.mnist_dir": str(mnist_dir.resolve()), **overrides})
+    env = {**os.environ, "DVC_NO_ANALYTICS": "1", "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
+    dvc = [sys.executable, "-m", "dvc"]
+    commit = ["git", "-c", "user.name=lab", "-c", "user.email=lab@invalid", "commit", "-qm", "lab"]
+    for cmd in (["git", "init", "-q"], [*dvc, "init", "-q"], ["git", "add", "-A"], commit):
+        subprocess.run(cmd, cwd=work, check=True, env=env)
+    start = time.perf_counter()
+    proc = subprocess.run([*dvc, "repro"], cwd=work, env=env, capture_output=True, text=True)
+    wall = time.perf_counter() - start
+    ran = [line.split("'")[1] for line in proc.stdout.splitlines() if line.startswith("Running stage '")]
+    stages = {}
+    for stage in ran:
+        metrics = work / "reports" / stage / "metrics.json"
+        if metrics.exists():
+            stages[stage] = json.loads(metrics.read_text()).get("seconds")
+    result = {"returncode": proc.returncode, "wall_s": wall, "stages_run": ran, "stage_seconds": stages}
+    if proc.returncode:
+        result["error"] = (proc.stdout + proc.stderr)[-2000:]
+    return result
+
+
+def against_goals(results: dict) -> dict:
+    measured = {
+        "train_200_epochs": results.get("parts", {}).get("training", {}).get("train_200_epochs_s"),
+        "sample_5000_x_500_steps": results.get("parts", {}).get("sampling", {}).get("best_s"),
+        "dvc_repro": results.get("repro", {}).get("wall_s"),
+    }
+    return {
+        k: {"goal_s": GOALS_SECONDS[k], "measured_s": v, "met": v is not None and v <= GOALS_SECONDS[k]}
+        for k, v in measured.items()
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, default=ROOT / "reports/benchmark/gpu.json")
+    parser.add_argument("--tiny", action="store_true", help="tiny sizes, to try the whole script on a CPU")
+    parser.add_argument("--skip-repro", action="store_true")
+    args = parser.parse_args()
+
+    cfg = load(
+        ROOT / "params.yaml", {"schedule": NoiseSchedule.linear, "model": UNetConfig, "train": TrainConfig, "device": Device}
+    )
+    device, sizes = cfg.device.torch, TINY if args.tiny else LAB
+    results = {
+        "device": torch.cuda.get_device_name() if device.type == "cuda" else platform.processor() or platform.machine(),
+        "torch": torch.__version__,
+        "tiny": args.tiny,
+        "sizes": sizes,
+    }
+    print(f"measuring on {results['device']} ({'tiny sizes' if args.tiny else 'the lab sizes'})", flush=True)
+    results["parts"] = parts(cfg, sizes, device, compile_sampler=device.type == "cuda")
+    results["goals"] = against_goals(results)
+    io.write_json(args.out, results)
+    print(json.dumps(results["parts"]), flush=True)
+    if not args.skip_repro:
+        mnist_dir = ROOT / yaml.safe_load((ROOT / "params.yaml").read_text())["data"]["mnist_dir"]
+        with tempfile.TemporaryDirectory() as tmp:
+            results["repro"] = repro(Path(tmp) / "lab", mnist_dir, TINY_PARAMS if args.tiny else {})
+        results["goals"] = against_goals(results)
+        io.write_json(args.out, results)
+    print(json.dumps(results, indent=2))
+    sys.exit(1 if results.get("repro", {}).get("returncode") else 0)
+
+
+if __name__ == "__main__":
+    main()
