@@ -58,12 +58,12 @@ class Rules:
     def integer(self, name: str, *, low: int | None = None, high: int | None = None) -> None:
         self.number(name, low=low, high=high, integer=True)
 
-    def integers(self, name: str, *, low: int | None = None, high: int | None = None) -> None:
-        """A non-empty list (or tuple) of integers within [low, high]."""
+    def integers(self, name: str, *, low: int | None = None, high: int | None = None, empty: bool = False) -> None:
+        """A list (or tuple) of integers within [low, high]; empty only where ``empty`` allows it."""
         value = self.values[name]
         ok = (
             isinstance(value, (list, tuple))
-            and len(value) > 0
+            and (empty or len(value) > 0)
             and all(
                 isinstance(v, int) and not isinstance(v, bool) and (low is None or v >= low) and (high is None or v <= high)
                 for v in value

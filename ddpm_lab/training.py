@@ -39,6 +39,10 @@ class TrainConfig:
     grad_clip: float = 1.0
     checkpoint_every: int = 10
     seed: int = 0
+    lr_schedule: str = "constant"  # after the warm-up: constant, or falling to zero at the last step: cosine, linear
+    ema_warmup: bool = False  # EMA decay min(ema_decay, (1 + step) / (10 + step)): the first weights fade sooner
+    loss_weighting: str = "none"  # "none": eq. (38) (for a v-predicting U-Net, ‖v̂ − v‖²); "min_snr": min-SNR-γ
+    min_snr_gamma: float = 5.0
 
     def __post_init__(self) -> None:
         rules = Rules(self)
@@ -49,6 +53,10 @@ class TrainConfig:
         rules.number("learning_rate", low=0, low_open=True)
         rules.number("grad_clip", low=0, low_open=True)
         rules.number("ema_decay", low=0, high=1, high_open=True)
+        rules.choice("lr_schedule", ("constant", "cosine", "linear"))
+        rules.flag("ema_warmup")
+        rules.choice("loss_weighting", ("none", "min_snr"))
+        rules.number("min_snr_gamma", low=0, low_open=True)
         rules.raise_problems()
 
 
@@ -62,6 +70,7 @@ class TrainState:
     step: int = 0
     history: list[float] = field(default_factory=list)
     resumed_from: int = 0  # the epoch a resumed run started at
+    total_steps: int = 0  # optimizer steps of the whole run: where a decaying learning rate reaches zero
 
     def to_dict(self, identity: dict) -> dict:
         return {
@@ -77,10 +86,12 @@ class TrainState:
 
 
 def run_identity(model: nn.Module, schedule: NoiseSchedule, images: torch.Tensor, config: TrainConfig) -> dict:
-    """What a checkpoint must share with a run to resume it: every setting but the epoch count, the
-    model's architecture, the schedule and the training images themselves."""
+    """What a checkpoint must share with a run to resume it: every setting but the epoch count (unless the
+    learning rate decays over the run: then its length is part of it), the model's architecture, the schedule
+    and the training images themselves."""
     settings = asdict(config)
-    settings.pop("epochs")
+    if config.lr_schedule == "constant":
+        settings.pop("epochs")
     shapes = {name: list(p.shape) for name, p in model.state_dict().items()}
     digest = hashlib.sha1(images.detach().cpu().contiguous().numpy().tobytes())
     digest.update(schedule.alpha_bars.numpy().tobytes())
@@ -111,6 +122,12 @@ def load_state(state: TrainState, path: Path, identity: dict, epochs: int) -> bo
     return True
 
 
+def ema_decay_at(step: int, config: TrainConfig) -> float:
+    """The EMA decay after optimizer step ``step`` (0-based): ``ema_decay``, or with ``ema_warmup`` the smaller
+    (1 + step) / (10 + step), so the randomly initialised weights do not linger in the average."""
+    return min(config.ema_decay, (1 + step) / (10 + step)) if config.ema_warmup else config.ema_decay
+
+
 @torch.no_grad()
 def update_ema(ema: nn.Module, model: nn.Module, decay: float) -> None:
     """ema ← ema + (1 − decay) · (model − ema), every parameter in one call; buffers copied."""
@@ -119,10 +136,30 @@ def update_ema(ema: nn.Module, model: nn.Module, decay: float) -> None:
         e.copy_(b)
 
 
-def learning_rate_at(step: int, config: TrainConfig) -> float:
-    """The learning rate of optimizer step ``step`` (0-based): a linear warm-up over ``warmup_steps``
-    steps to ``learning_rate``, then constant."""
-    return config.learning_rate * min(1.0, (step + 1) / max(1, config.warmup_steps))
+def learning_rate_at(step: int, config: TrainConfig, total_steps: int) -> float:
+    """The learning rate of optimizer step ``step`` (0-based) of ``total_steps``: a linear warm-up over
+    ``warmup_steps`` steps to ``learning_rate``, then constant, or falling to zero at the last step along a
+    half cosine or a straight line (``lr_schedule``)."""
+    warm = min(1.0, (step + 1) / max(1, config.warmup_steps))
+    if config.lr_schedule == "constant" or step < config.warmup_steps:
+        return config.learning_rate * warm
+    progress = (step - config.warmup_steps) / max(1, total_steps - config.warmup_steps)
+    fall = 0.5 * (1 + math.cos(math.pi * progress)) if config.lr_schedule == "cosine" else 1 - progress
+    return config.learning_rate * max(0.0, fall)
+
+
+def loss_weights(schedule: NoiseSchedule, t: torch.Tensor, config: TrainConfig, prediction: str) -> torch.Tensor | None:
+    """Weights of each image's ‖ε̂ − ε_0‖² in the batch loss; None: the lab's eq. (38), unweighted.
+
+    With SNR_t = ᾱ_t / (1 − ᾱ_t): a v-predicting U-Net's own loss ‖v̂ − v‖² is ‖ε̂ − ε_0‖² / ᾱ_t, since
+    ε̂ − ε_0 = √ᾱ_t (v̂ − v); min-SNR-γ (Hang et al., 2023) weighs ‖ε̂ − ε_0‖² by min(SNR_t, γ) / SNR_t whichever
+    the U-Net predicts (for v that is its min(SNR_t, γ) / (SNR_t + 1) on ‖v̂ − v‖²).
+    """
+    alpha_bar = schedule.alpha_bars[t]
+    if config.loss_weighting == "min_snr":
+        snr = alpha_bar / (1 - alpha_bar)
+        return snr.clamp(max=config.min_snr_gamma) / snr
+    return 1 / alpha_bar if prediction == "v" else None
 
 
 def training_step(state: TrainState, schedule: NoiseSchedule, x0: torch.Tensor, config: TrainConfig) -> torch.Tensor:
@@ -130,7 +167,8 @@ def training_step(state: TrainState, schedule: NoiseSchedule, x0: torch.Tensor, 
 
     1. Draw t uniform on {1, …, T} and ε_0 ~ N(0, I), from the state's generator.
     2. Form x_t = √ᾱ_t x_0 + √(1 − ᾱ_t) ε_0, eq. (27).
-    3. Loss of eq. (38): ‖ε̂(x_t, t, w) − ε_0‖², averaged over the batch and the pixels.
+    3. Loss of eq. (38): ‖ε̂(x_t, t, w) − ε_0‖² averaged over each image's pixels, then over the batch, with
+       :func:`loss_weights` where the config departs from the lab.
     4. On a CPU, stop at once on a NaN or infinite loss, before the weights take it in. On a GPU that check
        would make the host wait for the device every step: :func:`train` checks each epoch's loss instead,
        before anything is saved.
@@ -142,21 +180,23 @@ def training_step(state: TrainState, schedule: NoiseSchedule, x0: torch.Tensor, 
     noise = torch.randn(x0.shape, generator=state.generator).to(device)
     x_t = q_sample(schedule, x0, t, noise)  # 2
     with mixed_precision(device):
-        prediction = state.model(x_t, t.to(device))
-    loss = (prediction.float() - noise).square().mean()  # 3
+        predicted = state.model(x_t, t.to(device))
+    errors = (predicted.float() - noise).square().mean(dim=(1, 2, 3))  # 3
     # END SOLUTION
-    # STUB: raise NotImplementedError("Task 6: x_t of eq. (27) for a random t and the loss of eq. (38)")
+    # STUB: raise NotImplementedError("Task 6: x_t of eq. (27) for a random t and the loss of eq. (38), image by image")
+    weights = loss_weights(schedule, t, config, state.model.config.prediction)
+    loss = errors.mean() if weights is None else (weights.to(device) * errors).mean()
     if loss.device.type == "cpu" and not torch.isfinite(loss):  # 4
         raise TrainingDiverged(
             f"loss became {loss.item()} at epoch {state.epoch + 1}, step {state.step + 1}; last good checkpoint kept"
         )
     for group in state.optimizer.param_groups:  # 5
-        group["lr"] = learning_rate_at(state.step, config)
+        group["lr"] = learning_rate_at(state.step, config, state.total_steps)
     state.optimizer.zero_grad(set_to_none=True)
     loss.backward()
     nn.utils.clip_grad_norm_(state.model.parameters(), config.grad_clip)
     state.optimizer.step()
-    update_ema(state.ema, state.model, config.ema_decay)
+    update_ema(state.ema, state.model, ema_decay_at(state.step, config))
     state.step += 1
     return loss.detach()
 
@@ -185,6 +225,7 @@ def train(
     state.ema.to(device)
     data = images.to(device)
     n = len(data)
+    state.total_steps = config.epochs * math.ceil(n / config.batch_size)
     for epoch in range(state.epoch, config.epochs):
         model.train()
         order = torch.randperm(n, generator=state.generator)

@@ -1,8 +1,12 @@
 """A small time-conditional U-Net ε̂(x_t, t, w) for 32×32 single-channel images (Task 6).
 
 Shaped for a 2-core CPU: a few hundred thousand parameters, residual blocks with GroupNorm and a
-sinusoidal time embedding, self-attention only at the coarsest resolution (8×8 = 64 tokens, where it is
-cheap), and skip connections concatenated on the way up.
+sinusoidal time embedding, self-attention in the middle block at the coarsest resolution (8×8 = 64 tokens, where
+it is cheap) and wherever ``attention_levels`` adds it, and skip connections concatenated on the way up.
+
+Whatever its last layer predicts, the U-Net returns ε̂: with ``prediction="v"`` the layer predicts
+v = √ᾱ_t ε − √(1 − ᾱ_t) x_0 (Salimans & Ho, 2022) and :meth:`UNet.forward` turns it into
+ε̂ = √ᾱ_t v̂ + √(1 − ᾱ_t) x_t (eq. 27 solved with v), so the training loss and the sampler stay those of the lab.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from ddpm_lab.rules import Rules
+from ddpm_lab.schedule import NoiseSchedule
 
 
 @dataclass(frozen=True)
@@ -24,16 +29,30 @@ class UNetConfig:
     channels: int = 1
     base_channels: int = 32
     channel_mults: tuple[int, ...] = (1, 2, 2)
-    attention: bool = True
+    attention: bool = True  # self-attention in the middle block (the coarsest level)
+    attention_levels: tuple[int, ...] = ()  # and after each residual block of these levels (0: the finest)
+    blocks_per_level: int = 1  # residual blocks per level, on the way down and on the way up
+    dropout: float = 0.0  # inside each residual block, between its two convolutions
+    prediction: str = "eps"  # what the last layer predicts: "eps" (ε, the lab's) or "v"; forward() returns ε̂
     groups: int = 8
     patch_size: int = 1  # >1: fold p×p pixel patches into channels first (pixel_unshuffle), unfold at the end
 
     def __post_init__(self) -> None:
         rules = Rules(self)
-        for name in ("image_size", "channels", "base_channels", "groups", "patch_size"):
+        for name in ("image_size", "channels", "base_channels", "groups", "patch_size", "blocks_per_level"):
             rules.integer(name, low=1)
         rules.integers("channel_mults", low=1)
         rules.flag("attention")
+        rules.integers("attention_levels", low=0, empty=True)
+        rules.number("dropout", low=0, high=1, high_open=True)
+        rules.choice("prediction", ("eps", "v"))
+        if rules.ok("attention_levels", "channel_mults"):
+            rules.that(
+                "attention_levels",
+                all(level < len(self.channel_mults) for level in self.attention_levels),
+                f"levels are numbered 0 to {len(self.channel_mults) - 1} (one per channel_mults entry); "
+                f"got {list(self.attention_levels)}",
+            )
         if rules.ok("image_size", "patch_size", "channel_mults"):
             levels = len(self.channel_mults)
             unit = self.patch_size * 2 ** (levels - 1)
@@ -66,12 +85,13 @@ def timestep_embedding(t: torch.Tensor, dim: int, max_period: float = 10000.0) -
 
 
 class ResidualBlock(nn.Module):
-    def __init__(self, in_ch: int, out_ch: int, emb_dim: int, groups: int) -> None:
+    def __init__(self, in_ch: int, out_ch: int, emb_dim: int, groups: int, dropout: float = 0.0) -> None:
         super().__init__()
         self.norm1 = nn.GroupNorm(groups, in_ch)
         self.conv1 = nn.Conv2d(in_ch, out_ch, 3, padding=1)
         self.emb = nn.Linear(emb_dim, out_ch)
         self.norm2 = nn.GroupNorm(groups, out_ch)
+        self.dropout = nn.Dropout(dropout) if dropout else nn.Identity()
         self.conv2 = nn.Conv2d(out_ch, out_ch, 3, padding=1)
         nn.init.zeros_(self.conv2.weight)
         nn.init.zeros_(self.conv2.bias)
@@ -80,7 +100,7 @@ class ResidualBlock(nn.Module):
     def forward(self, x: torch.Tensor, emb: torch.Tensor) -> torch.Tensor:
         h = self.conv1(F.silu(self.norm1(x)))
         h = h + self.emb(emb)[:, :, None, None]
-        h = self.conv2(F.silu(self.norm2(h)))
+        h = self.conv2(self.dropout(F.silu(self.norm2(h))))
         return self.skip(x) + h
 
 
@@ -101,12 +121,37 @@ class SelfAttention(nn.Module):
         return x + self.out(y.transpose(-1, -2).reshape(b, c, h, w))
 
 
-class UNet(nn.Module):
-    """ε̂(x_t, t): input (B, C, H, W) and integer timesteps (B,), output the predicted noise, same shape."""
+class Level(nn.Module):
+    """The residual blocks of one level of the U-Net, each followed by self-attention where asked."""
 
-    def __init__(self, config: UNetConfig = UNetConfig()) -> None:
+    def __init__(self, in_ch: int, out_ch: int, config: UNetConfig, emb_dim: int, attention: bool) -> None:
+        super().__init__()
+        n, g = config.blocks_per_level, config.groups
+        self.blocks = nn.ModuleList(
+            ResidualBlock(in_ch if i == 0 else out_ch, out_ch, emb_dim, g, config.dropout) for i in range(n)
+        )
+        self.attention = nn.ModuleList(SelfAttention(out_ch, g) if attention else nn.Identity() for _ in range(n))
+
+    def forward(self, h: torch.Tensor, emb: torch.Tensor) -> torch.Tensor:
+        for block, attention in zip(self.blocks, self.attention):
+            h = attention(block(h, emb))
+        return h
+
+
+class UNet(nn.Module):
+    """ε̂(x_t, t): input (B, C, H, W) and integer timesteps (B,), output the predicted noise, same shape.
+
+    A v-predicting U-Net needs the noise ``schedule`` to turn v̂ into ε̂ (kept as buffers outside its state dict).
+    """
+
+    def __init__(self, config: UNetConfig = UNetConfig(), schedule: NoiseSchedule | None = None) -> None:
         super().__init__()
         self.config = config
+        if config.prediction == "v":
+            if schedule is None:
+                raise ValueError("a U-Net that predicts v needs the noise schedule to return ε̂")
+            self.register_buffer("sqrt_alpha_bars", schedule.alpha_bars.sqrt().float(), persistent=False)
+            self.register_buffer("sqrt_one_minus_alpha_bars", (1 - schedule.alpha_bars).sqrt().float(), persistent=False)
         widths = config.widths
         emb_dim = 4 * config.base_channels
         g = config.groups
@@ -117,21 +162,22 @@ class UNet(nn.Module):
         self.down = nn.ModuleList()
         self.downsample = nn.ModuleList()
         ch = widths[0]
+        attends = set(config.attention_levels)
         for level, width in enumerate(widths):
-            self.down.append(ResidualBlock(ch, width, emb_dim, g))
+            self.down.append(Level(ch, width, config, emb_dim, level in attends))
             ch = width
             last = level == len(widths) - 1
             self.downsample.append(nn.Identity() if last else nn.Conv2d(ch, ch, 3, stride=2, padding=1))
 
-        self.mid1 = ResidualBlock(ch, ch, emb_dim, g)
+        self.mid1 = ResidualBlock(ch, ch, emb_dim, g, config.dropout)
         self.mid_attn = SelfAttention(ch, g) if config.attention else nn.Identity()
-        self.mid2 = ResidualBlock(ch, ch, emb_dim, g)
+        self.mid2 = ResidualBlock(ch, ch, emb_dim, g, config.dropout)
 
         self.up = nn.ModuleList()
         self.upsample = nn.ModuleList()
         for level in reversed(range(len(widths))):
             width = widths[level]
-            self.up.append(ResidualBlock(ch + width, width, emb_dim, g))
+            self.up.append(Level(ch + width, width, config, emb_dim, level in attends))
             ch = width
             self.upsample.append(
                 nn.Identity()
@@ -162,7 +208,11 @@ class UNet(nn.Module):
             h = block(torch.cat([h, skips.pop()], dim=1), emb)
             h = up(h)
         out = self.conv_out(F.silu(self.norm_out(h)))
-        return F.pixel_shuffle(out, p) if p > 1 else out
+        out = F.pixel_shuffle(out, p) if p > 1 else out
+        if self.config.prediction == "v":  # ε̂ = √ᾱ_t v̂ + √(1 − ᾱ_t) x_t
+            shape = (-1, 1, 1, 1)
+            return self.sqrt_alpha_bars[t].view(shape) * out.float() + self.sqrt_one_minus_alpha_bars[t].view(shape) * x
+        return out
 
 
 def mixed_precision(device: torch.device) -> torch.autocast:
@@ -175,10 +225,10 @@ def count_parameters(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters())
 
 
-def load_trained(path: str | Path, config: UNetConfig, ema: bool = True) -> UNet:
+def load_trained(path: str | Path, config: UNetConfig, schedule: NoiseSchedule, ema: bool = True) -> UNet:
     """The U-Net saved by the training stage (``{"model": ..., "ema": ...}`` state dicts), loaded with
     ``weights_only=True``, in eval mode and frozen: the EMA weights, or the raw ones with ``ema=False``."""
     saved = torch.load(path, map_location="cpu", weights_only=True)
-    model = UNet(config)
+    model = UNet(config, schedule)
     model.load_state_dict(saved["ema" if ema else "model"])
     return model.eval().requires_grad_(False)

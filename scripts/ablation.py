@@ -109,7 +109,7 @@ def main() -> None:
     for weights, steps, lever in plan(args.steps, args.only, args.combination, args.respaced_only):
         sampler = dataclasses.replace(cfg.sampler, steps=steps, **(LAB_SAMPLER | LEVERS[lever]))
         start = time.perf_counter()
-        model = load_trained(args.model, cfg.model, ema=weights == "ema")
+        model = load_trained(args.model, cfg.model, cfg.schedule, ema=weights == "ema")
         images = generate(
             model,
             cfg.schedule,

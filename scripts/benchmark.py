@@ -162,7 +162,7 @@ def main() -> None:
     cfg = load(ROOT / "params.yaml", {"schedule": NoiseSchedule.linear, "model": UNetConfig, "device": Device})
     device, schedule = cfg.device.torch, cfg.schedule
     torch.manual_seed(0)
-    ours = UNet(cfg.model).to(device)
+    ours = UNet(cfg.model, cfg.schedule).to(device)
     results = {
         "device": torch.cuda.get_device_name() if device.type == "cuda" else platform.processor() or platform.machine(),
         "threads": torch.get_num_threads(),

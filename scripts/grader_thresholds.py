@@ -55,7 +55,7 @@ def undertrained_samples(epochs: int, n: int, seed: int) -> np.ndarray:
     )
     torch.manual_seed(cfg.train.seed)
     images = torch.from_numpy(np.load(artifacts(ROOT)["train_images"])["images"])
-    state = train(UNet(cfg.model), cfg.schedule, images, dataclasses.replace(cfg.train, epochs=epochs))
+    state = train(UNet(cfg.model, cfg.schedule), cfg.schedule, images, dataclasses.replace(cfg.train, epochs=epochs))
     net = (state.ema if cfg.sampler.use_ema else state.model).eval()
     return generate(net, cfg.schedule, n, cfg.sampler, seed=seed, mean_image=images.mean(0))
 

@@ -19,7 +19,7 @@ from ddpm_lab.unet import UNetConfig, load_trained
 )
 def main(cfg, paths):
     n, device = cfg.fid.n_generated, cfg.device.torch
-    model = load_trained(paths.model, cfg.model, ema=cfg.sampler.use_ema)
+    model = load_trained(paths.model, cfg.model, cfg.schedule, ema=cfg.sampler.use_ema)
     training = torch.from_numpy(np.load(paths.train_images)["images"])
     images = generate(
         model,

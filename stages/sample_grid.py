@@ -25,7 +25,7 @@ from ddpm_lab.unet import UNetConfig, load_trained
 )
 def main(cfg, paths):
     rows = cfg.sample_grid.n_rows
-    model = load_trained(paths.model, cfg.model, ema=cfg.sampler.use_ema)
+    model = load_trained(paths.model, cfg.model, cfg.schedule, ema=cfg.sampler.use_ema)
     mean_image = torch.from_numpy(np.load(paths.train_images)["images"]).mean(0)
     images = generate(
         model,

@@ -27,7 +27,7 @@ from ddpm_lab.unet import UNet, UNetConfig, count_parameters
 def main(cfg, paths):
     torch.manual_seed(cfg.train.seed)
     device = cfg.device.torch
-    model = UNet(cfg.model)
+    model = UNet(cfg.model, cfg.schedule)
     images = torch.from_numpy(np.load(paths.train_images)["images"])
     bar = Bar(f"training on {device}", unit="epoch")
     start = time.perf_counter()

@@ -1,3 +1,5 @@
+import dataclasses
+import math
 import os
 import signal
 import subprocess
@@ -8,7 +10,17 @@ import pytest
 import torch
 
 from ddpm_lab.schedule import NoiseSchedule
-from ddpm_lab.training import TrainConfig, TrainingDiverged, learning_rate_at, new_state, train, training_step
+from ddpm_lab.training import (
+    TrainConfig,
+    TrainingDiverged,
+    ema_decay_at,
+    learning_rate_at,
+    loss_weights,
+    new_state,
+    run_identity,
+    train,
+    training_step,
+)
 from ddpm_lab.unet import UNet, UNetConfig
 
 TINY = UNetConfig(image_size=8, base_channels=8, channel_mults=(1, 2), attention=True)
@@ -122,8 +134,53 @@ def test_sigkill_mid_run_then_rerun_resumes_with_every_epoch_once(tmp_path, root
 
 def test_the_learning_rate_warms_up_linearly_then_stays():
     config = TrainConfig(learning_rate=1e-3, warmup_steps=4)
-    assert [learning_rate_at(step, config) for step in range(6)] == pytest.approx([2.5e-4, 5e-4, 7.5e-4, 1e-3, 1e-3, 1e-3])
-    assert learning_rate_at(0, TrainConfig(learning_rate=1e-3, warmup_steps=0)) == 1e-3
+    assert [learning_rate_at(step, config, 6) for step in range(6)] == pytest.approx([2.5e-4, 5e-4, 7.5e-4, 1e-3, 1e-3, 1e-3])
+    assert learning_rate_at(0, TrainConfig(learning_rate=1e-3, warmup_steps=0), 6) == 1e-3
+
+
+def test_a_decaying_learning_rate_falls_from_its_peak_to_zero_at_the_last_step():
+    for shape, middle in (("cosine", 0.5e-3), ("linear", 0.5e-3)):
+        config = TrainConfig(learning_rate=1e-3, warmup_steps=2, lr_schedule=shape)
+        rates = [learning_rate_at(step, config, 102) for step in range(103)]
+        assert rates[:3] == pytest.approx([0.5e-3, 1e-3, 1e-3])  # warm-up, then the peak
+        assert rates[52] == pytest.approx(middle) and rates[102] == pytest.approx(0, abs=1e-12)
+        assert all(a >= b for a, b in zip(rates[2:], rates[3:]))
+    cosine = TrainConfig(learning_rate=1e-3, warmup_steps=0, lr_schedule="cosine")
+    assert learning_rate_at(25, cosine, 100) == pytest.approx(1e-3 * (1 + math.cos(math.pi / 4)) / 2)
+
+
+def test_ema_warm_up_and_loss_weights():
+    assert ema_decay_at(0, TrainConfig(ema_decay=0.999)) == 0.999
+    warm = TrainConfig(ema_decay=0.999, ema_warmup=True)
+    assert [ema_decay_at(s, warm) for s in (0, 90)] == pytest.approx([0.1, 0.91]) and ema_decay_at(10**6, warm) == 0.999
+    sched, t = schedule(), torch.tensor([1, 25, 50])
+    alpha_bar = sched.alpha_bars[t]
+    snr = alpha_bar / (1 - alpha_bar)
+    assert loss_weights(sched, t, TrainConfig(), "eps") is None  # the lab's eq. (38)
+    torch.testing.assert_close(loss_weights(sched, t, TrainConfig(), "v"), 1 / alpha_bar)
+    min_snr = TrainConfig(loss_weighting="min_snr", min_snr_gamma=5.0)
+    for prediction in ("eps", "v"):
+        torch.testing.assert_close(loss_weights(sched, t, min_snr, prediction), snr.clamp(max=5.0) / snr)
+    assert snr[0] > 5 > snr[-1]  # the weight is below 1 at small t and 1 at large t
+    with pytest.raises(ValueError, match="lr_schedule.*loss_weighting"):
+        TrainConfig(lr_schedule="step", loss_weighting="snr")
+
+
+def test_a_decaying_run_is_resumed_only_by_a_checkpoint_of_the_same_length():
+    model = UNet(TINY)
+    same = run_identity(model, schedule(), tiny_data(8), TrainConfig(epochs=5))
+    assert same == run_identity(model, schedule(), tiny_data(8), TrainConfig(epochs=9))
+    cosine = [run_identity(model, schedule(), tiny_data(8), TrainConfig(epochs=e, lr_schedule="cosine")) for e in (5, 9)]
+    assert cosine[0] != cosine[1]
+
+
+def test_v_prediction_trains_through_the_same_step():
+    torch.manual_seed(0)
+    config = TrainConfig(batch_size=8, warmup_steps=1)
+    model = UNet(dataclasses.replace(TINY, prediction="v"), schedule())
+    state = new_state(model, config)
+    losses = [training_step(state, schedule(), tiny_data(8), config).item() for _ in range(3)]
+    assert all(math.isfinite(x) for x in losses)
 
 
 def test_a_training_step_moves_the_weights_and_the_ema_a_non_finite_loss_moves_nothing():

@@ -1,4 +1,5 @@
 import copy
+import dataclasses
 
 import pytest
 import torch
@@ -64,3 +65,42 @@ def test_channels_last_layout_gives_the_plain_layouts_numbers():
         a = sample(fast.eval(), schedule, 8, (1, 32, 32), cfg, seed=3)
         b = sample(plain.eval(), schedule, 8, (1, 32, 32), cfg, seed=3)
     torch.testing.assert_close(a, b, rtol=1e-3, atol=1e-4)
+
+
+def test_a_v_predicting_unet_returns_the_noise_its_v_implies():
+    """ε̂ = √ᾱ_t v̂ + √(1 − ᾱ_t) x_t: the same weights read as a v-predictor give that combination of their output."""
+    from ddpm_lab.schedule import NoiseSchedule
+
+    schedule = NoiseSchedule.linear(0.9999, 0.98, 500)
+    config = UNetConfig(patch_size=2, channel_mults=(1, 2))
+    torch.manual_seed(0)
+    eps_net = UNet(config)
+    for p in eps_net.parameters():
+        p.data += 0.01 * torch.randn_like(p)
+    v_net = UNet(dataclasses.replace(config, prediction="v"), schedule)
+    assert v_net.load_state_dict(eps_net.state_dict()) is not None  # the schedule is no part of the weights
+    x, t = torch.randn(4, 1, 32, 32), torch.tensor([1, 100, 300, 500])
+    alpha_bar = schedule.alpha_bars[t].float().view(-1, 1, 1, 1)
+    torch.testing.assert_close(v_net(x, t), alpha_bar.sqrt() * eps_net(x, t) + (1 - alpha_bar).sqrt() * x)
+    with pytest.raises(ValueError, match="needs the noise schedule"):
+        UNet(dataclasses.replace(config, prediction="v"))
+
+
+def test_depth_attention_levels_and_dropout():
+    base = UNetConfig(patch_size=2, channel_mults=(1, 2))
+    deeper = UNet(dataclasses.replace(base, blocks_per_level=2, attention_levels=(0, 1)))
+    assert count_parameters(deeper) > count_parameters(UNet(base))
+    assert (
+        sum(isinstance(m, type(deeper.mid_attn)) for m in deeper.modules()) == 1 + 2 * 2 * 2
+    )  # mid + 2 levels × 2 blocks × down/up
+    x, t = torch.randn(2, 1, 32, 32), torch.tensor([3, 300])
+    assert deeper(x, t).shape == x.shape
+    dropped = UNet(dataclasses.replace(base, dropout=0.5))
+    for p in dropped.parameters():
+        p.data += 0.05 * torch.randn_like(p)
+    assert not torch.equal(dropped.train()(x, t), dropped(x, t))  # dropout draws anew in training
+    assert torch.equal(dropped.eval()(x, t), dropped(x, t))
+    with pytest.raises(ValueError, match=r"levels are numbered 0 to 1 .*got \[2\]"):
+        dataclasses.replace(base, attention_levels=(2,))
+    with pytest.raises(ValueError, match="prediction"):
+        dataclasses.replace(base, prediction="x0")

@@ -1,0 +1,213 @@
+"""Training ablation: one lever per row against params.yaml's defaults, each model trained from scratch.
+
+Every row trains with the same seed for --epochs epochs on the pipeline's training images, samples --n images with
+params.yaml's sampler and the same seed, and measures them as the grader does: FID against the shipped reference
+statistics beside the real-data floor at the same n, the grader's digit classifier (share of confidently
+recognised digits, samples per digit) and its near-copy search among MNIST's training images; and the CPU
+minutes that 200 epochs of that row's training take here.
+
+    .venv/bin/python scripts/training_ablation.py --epochs 50 --n 1000                       # proxy rows, ranked
+    .venv/bin/python scripts/training_ablation.py --epochs 200 --n 2000 --only defaults "cosine lr"   # full length
+
+The table is rewritten after each row and a row already in it (same lever, epochs and n) is not run again, so an
+interrupted run resumes. Writes reports/training_ablation/table.csv, table.md and grids_<epochs>_epochs.png.
+Reads the pipeline's training and floor images (`dvc repro mnist_subset` first) and the grader's references.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "stages"))
+
+from _params import Device, Fid, artifacts, load  # noqa: E402
+
+from ddpm_lab import fid, io, plots  # noqa: E402
+from ddpm_lab.progress import Bar  # noqa: E402
+from ddpm_lab.sampler import SamplerConfig, generate  # noqa: E402
+from ddpm_lab.schedule import NoiseSchedule  # noqa: E402
+from ddpm_lab.training import TrainConfig, train  # noqa: E402
+from ddpm_lab.unet import UNet, UNetConfig, count_parameters  # noqa: E402
+
+PATHS = artifacts(ROOT)
+FLOOR = "real images (floor)"
+
+# lever → the params.yaml keys it changes; "defaults" is params.yaml itself
+LEVERS: dict[str, dict] = {
+    "defaults": {},
+    "narrower (base 24)": {"model.base_channels": 24},
+    "wider (base 48)": {"model.base_channels": 48},
+    "deeper (2 blocks per level)": {"model.blocks_per_level": 2},
+    "three levels (16, 8, 4)": {"model.channel_mults": [1, 2, 2]},
+    "patch 1 (32, 16; attention at 16x16)": {"model.patch_size": 1},
+    "no attention": {"model.attention": False},
+    "attention at 8x8 too": {"model.attention_levels": [1]},
+    "dropout 0.1": {"model.dropout": 0.1},
+    "cosine lr": {"train.lr_schedule": "cosine"},
+    "linear lr": {"train.lr_schedule": "linear"},
+    "batch 32": {"train.batch_size": 32},
+    "batch 128": {"train.batch_size": 128},
+    "EMA 0.9995": {"train.ema_decay": 0.9995},
+    "EMA 0.995": {"train.ema_decay": 0.995},
+    "EMA warm-up": {"train.ema_warmup": True},
+    "min-SNR-5": {"train.loss_weighting": "min_snr"},
+    "v-prediction": {"model.prediction": "v"},
+    "v-prediction + min-SNR-5": {"model.prediction": "v", "train.loss_weighting": "min_snr"},
+}
+BUILDERS = {
+    "schedule": NoiseSchedule.linear,
+    "model": UNetConfig,
+    "train": TrainConfig,
+    "sampler": SamplerConfig,
+    "fid": Fid,
+    "device": Device,
+}
+
+
+def configs(params_file: Path, overrides: dict, epochs: int):
+    """params.yaml with ``overrides`` (dotted keys), checked as a stage checks it; the epochs set to ``epochs``."""
+    params = yaml.safe_load(params_file.read_text())
+    for dotted, value in overrides.items():
+        *parents, leaf = dotted.split(".")
+        node = params
+        for key in parents:
+            node = node[key]
+        node[leaf] = value
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "params.yaml"
+        path.write_text(yaml.safe_dump(params))
+        cfg = load(path, BUILDERS)
+    cfg.train = dataclasses.replace(cfg.train, epochs=epochs)
+    return cfg
+
+
+class Measures:
+    """The grader's measures of a set of samples: FID against its reference, digits, near-copies."""
+
+    def __init__(self, cfg, rubric_file: Path) -> None:
+        from grader.references import References
+
+        self.rubric = yaml.safe_load(rubric_file.read_text())
+        self.refs = References(self.rubric, progress=False)
+        self.extractor = fid.FeatureExtractor(device=cfg.device.torch, batch_size=cfg.fid.batch_size, runtime=cfg.fid.runtime)
+        self.reference = fid.load_statistics(PATHS["reference_stats"])
+        self.copy_distance = self.rubric["tasks"]["task7"]["checks"]["not_training_copies"]["copy_distance"]
+
+    def fid(self, images: np.ndarray, caption: str) -> float:
+        features = self.extractor.features(images, Bar(f"Inception features: {caption}", unit="batch", leave=False))
+        return round(fid.frechet_distance(fid.statistics(features), self.reference), 2)
+
+    def of_samples(self, images: np.ndarray, caption: str) -> dict:
+        from ddpm_lab import classifier
+
+        digits = classifier.measure(self.refs.classifier, images, self.rubric["digits"]["confidence"])
+        distance, _ = self.refs.nearest_training_image(images)
+        return {
+            "fid": self.fid(images, caption),
+            "mean_pixel": round(float(images.mean()), 1),
+            "confident_digits": round(digits.confident_share, 3),
+            "not_digits": round(digits.not_digit_share, 3),
+            "fewest_of_a_digit": int(min(digits.counts)),
+            "most_of_a_digit": int(max(digits.counts)),
+            "digit_counts": "/".join(str(c) for c in digits.counts),
+            "near_copies": round(float((distance < self.copy_distance).mean()), 4),
+        }
+
+
+def run_lever(lever: str, cfg, images: torch.Tensor, n: int, measures: Measures) -> tuple[dict, np.ndarray]:
+    device = cfg.device.torch
+    torch.manual_seed(cfg.train.seed)
+    model = UNet(cfg.model, cfg.schedule)
+    bar = Bar(f"{lever}: training", unit="epoch", leave=False)
+    start = time.perf_counter()
+    state = train(model, cfg.schedule, images, cfg.train, device, on_epoch=lambda e, loss: bar(e, cfg.train.epochs))
+    seconds = time.perf_counter() - start
+    net = (state.ema if cfg.sampler.use_ema else state.model).eval().requires_grad_(False)
+    samples = generate(
+        net,
+        cfg.schedule,
+        n,
+        cfg.sampler,
+        seed=cfg.fid.seed + 3,
+        device=device,
+        mean_image=images.mean(0),
+        progress=Bar(f"{lever}: sampling {n} images", leave=False),
+    )
+    row = {
+        "lever": lever,
+        "epochs": cfg.train.epochs,
+        "n": n,
+        "parameters": count_parameters(model),
+        "final_loss": round(state.history[-1], 5),
+        "cpu_minutes_per_200_epochs": round(seconds / cfg.train.epochs * 200 / 60, 1),
+    }
+    return row | measures.of_samples(samples, lever), samples
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--epochs", type=int, default=50, help="training epochs of every row")
+    parser.add_argument("--n", type=int, default=1000, help="samples per row (and real images for the floor)")
+    parser.add_argument("--only", nargs="+", choices=list(LEVERS), help="levers to run (default: all)")
+    parser.add_argument("--params", type=Path, default=ROOT / "params.yaml")
+    parser.add_argument("--rubric", type=Path, default=ROOT / "grader/rubric.yaml")
+    parser.add_argument("--out", type=Path, default=ROOT / "reports/training_ablation")
+    args = parser.parse_args()
+
+    import pandas as pd
+
+    base = configs(args.params, {}, args.epochs)
+    images = torch.from_numpy(np.load(PATHS["train_images"])["images"])
+    measures = Measures(base, args.rubric)
+    table, shown = args.out / "table.csv", args.out / "samples.npz"
+    rows = pd.read_csv(table).to_dict("records") if table.exists() else []
+    done = {(r["lever"], r["epochs"], r["n"]) for r in rows}
+    grids = dict(np.load(shown)) if shown.exists() else {}  # 16 samples of each row, keyed "epochs|n|lever"
+
+    def save(row: dict, samples: np.ndarray | None) -> None:
+        rows.append(row)
+        floors = {r["n"]: r["fid"] for r in rows if r["lever"] == FLOOR}
+        for r in rows:
+            r["fid_over_floor"] = round(r["fid"] / floors[r["n"]], 2) if r["n"] in floors and r["lever"] != FLOOR else ""
+        frame = pd.DataFrame(rows)
+        io.write_text(table, frame.to_csv(index=False))
+        io.write_text(args.out / "table.md", frame.fillna("").to_markdown(index=False) + "\n")
+        if samples is not None:
+            grids[f"{row['epochs']}|{row['n']}|{row['lever']}"] = samples[:16]
+            io.write_npz(shown, **grids)
+            fids = {(r["epochs"], r["n"], r["lever"]): r["fid"] for r in rows}
+            panels = [
+                (f"{lever}\nFID {fids[int(e), int(n), lever]}", grid)
+                for key, grid in grids.items()
+                for e, n, lever in [key.split("|", 2)]
+                if int(e) == args.epochs
+            ]
+            io.save_figure(plots.grid_row(panels), args.out / f"grids_{args.epochs}_epochs.png")
+        print({k: row[k] for k in ("lever", "epochs", "n", "fid") if k in row}, flush=True)
+
+    if not any(r["lever"] == FLOOR and r["n"] == args.n for r in rows):
+        real = np.load(PATHS["floor_images"])["images"][: args.n]
+        measured = measures.of_samples(real, FLOOR)
+        measured.pop("near_copies")  # they are MNIST training images themselves
+        save({"lever": FLOOR, "epochs": 0, "n": len(real), **measured}, None)
+    for lever in args.only or LEVERS:
+        if (lever, args.epochs, args.n) in done:
+            continue
+        cfg = configs(args.params, LEVERS[lever], args.epochs)
+        row, samples = run_lever(lever, cfg, images, args.n, measures)
+        save(row, samples)
+
+
+if __name__ == "__main__":
+    main()
