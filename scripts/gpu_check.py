@@ -75,7 +75,7 @@ def time_training(cfg, sizes: dict, device: torch.device) -> dict:
     """Seconds per epoch of :func:`ddpm_lab.training.train` after a warm-up epoch, times the lab's 200."""
     images = torch.rand(sizes["train_images"], 1, cfg.model.image_size, cfg.model.image_size) * 2 - 1
     config = dataclasses.replace(cfg.train, epochs=1)
-    model = UNet(cfg.model)
+    model = UNet(cfg.model, cfg.schedule)
     train(model, cfg.schedule, images, config, device)  # warm-up: kernels chosen, memory pooled
     epochs = sizes["epochs"]
     sync(device)
@@ -89,7 +89,7 @@ def time_training(cfg, sizes: dict, device: torch.device) -> dict:
 @torch.no_grad()
 def time_sampling(cfg, sizes: dict, device: torch.device, compiled: bool) -> float:
     """Seconds for ``samples`` samples × ``sampler_steps`` steps of the lab's sampler in one batch."""
-    model = UNet(cfg.model).to(device).eval()
+    model = UNet(cfg.model, cfg.schedule).to(device).eval()
     net = torch.compile(model, mode="reduce-overhead") if compiled else model
     n, steps = sizes["samples"], sizes["sampler_steps"]
     schedule = NoiseSchedule.from_alphas(cfg.schedule.alphas[: steps + 1]) if steps < cfg.schedule.steps else cfg.schedule
