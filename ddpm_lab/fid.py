@@ -79,8 +79,10 @@ def build_inception_from_fid_helper(target: Path) -> dict:
     digest = sha1_of(source)
     if digest != FID_HELPER_SHA1:
         raise InceptionUnavailable(f"{source} has SHA-1 {digest}, expected {FID_HELPER_SHA1}: refusing it")
-    layers = torch.jit.load(str(source), map_location="cpu").net.layers
-    scripted = torch.jit.script(_InceptionWrapper(layers).eval())
+    with warnings.catch_warnings():  # TorchScript's deprecation notice
+        warnings.simplefilter("ignore", FutureWarning)
+        layers = torch.jit.load(str(source), map_location="cpu").net.layers
+        scripted = torch.jit.script(_InceptionWrapper(layers).eval())
     tmp = target.with_name(target.name + f".tmp{os.getpid()}")
     torch.jit.save(scripted, str(tmp))
     os.replace(tmp, target)
@@ -124,8 +126,8 @@ class FeatureExtractor:
     * ``onnxruntime``: the same resize as two matrix products (:func:`resize_matrix`, PIL's own weights; a
       grey image's three identical channels resized once) and the same Inception layers, exported to ONNX in
       memory and run by ONNX Runtime on the CPU in fp32. Features agree with clean-fid's within 1e-4
-      relative (tests/test_fid.py); about 2–3× clean-fid's images/s on a 2-core CPU (``scripts/benchmark.py``,
-      reports/benchmark/cpu.json, docs/benchmark.md).
+      relative (tests/test_fid.py); about 1.7× clean-fid's images/s at its best batch on a 2-core CPU
+      (``scripts/benchmark.py``, reports/benchmark/cpu.json, docs/benchmark.md).
     * ``auto``: ``onnxruntime`` on a CPU where it is installed and the export succeeds, else ``clean-fid``.
 
     ``runtime`` says which one runs.
@@ -207,17 +209,19 @@ def _clean_fid_network(device: torch.device) -> Network:
     from cleanfid.features import build_feature_extractor
     from cleanfid.fid import get_batch_features
 
-    model = build_feature_extractor("clean", device, use_dataparallel=False)
+    with warnings.catch_warnings():  # TorchScript's deprecation notice, printed by clean-fid's loader
+        warnings.simplefilter("ignore", FutureWarning)
+        model = build_feature_extractor("clean", device, use_dataparallel=False)
     return lambda batch: get_batch_features(torch.from_numpy(batch), model, device)
 
 
 def _onnxruntime_network() -> Network:
     import onnxruntime
 
-    layers = torch.jit.load(str(inception_path()), map_location="cpu").eval().layers
     model = io.BytesIO()
-    with warnings.catch_warnings():  # the TorchScript exporter's deprecation notice
+    with warnings.catch_warnings():  # TorchScript's deprecation notices and its ONNX exporter's remarks
         warnings.simplefilter("ignore")
+        layers = torch.jit.load(str(inception_path()), map_location="cpu").eval().layers
         torch.onnx.export(
             layers,
             (torch.zeros(1, 3, 299, 299),),

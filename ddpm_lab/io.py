@@ -63,13 +63,18 @@ def write_npz(path: str | os.PathLike, **arrays: np.ndarray) -> None:
     write_bytes(path, buffer.getvalue())
 
 
-def save_figure(fig, path: str | os.PathLike, dpi: int = 120) -> None:
+def figure_png(fig, dpi: int = 120) -> bytes:
+    """A matplotlib figure as PNG bytes (closed afterwards): the same figure gives the same bytes."""
     import matplotlib.pyplot as plt
 
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=dpi, bbox_inches="tight")
     plt.close(fig)
-    write_bytes(path, buffer.getvalue())
+    return buffer.getvalue()
+
+
+def save_figure(fig, path: str | os.PathLike, dpi: int = 120) -> None:
+    write_bytes(path, figure_png(fig, dpi))
 
 
 def torch_save(path: str | os.PathLike, obj: Any) -> None:

@@ -77,6 +77,23 @@ def forward_process(
     return fig
 
 
+def trajectory(frames: dict[int, np.ndarray], title: str):
+    """Samples on their way back (rows) at several timesteps (columns, t falling left to right), on
+    :func:`forward_process`'s grey scale (black = −3, white = +3), so the two figures read alike."""
+    times = sorted(frames, reverse=True)
+    n = len(frames[times[0]])
+    fig, axes = plt.subplots(n, len(times), figsize=(1.25 * len(times) + 0.9, 1.25 * n + 0.8), squeeze=False)
+    shown = None
+    for col, t in enumerate(times):
+        axes[0, col].set_title(f"t = {t}", fontsize=9)
+        for row in range(n):
+            shown = axes[row, col].imshow(frames[t][row], cmap="gray", vmin=-3, vmax=3, interpolation="nearest")
+            axes[row, col].axis("off")
+    fig.colorbar(shown, ax=list(axes.flat), fraction=0.03, pad=0.03, label="pixel value")
+    fig.suptitle(title, fontsize=10)
+    return fig
+
+
 def single_image(img: np.ndarray, title: str):
     """One x_t on the same grey scale as :func:`forward_process`."""
     fig, ax = plt.subplots(figsize=(2.6, 2.8))

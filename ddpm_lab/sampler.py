@@ -125,9 +125,11 @@ def sample(
     device: str | torch.device = "cpu",
     mean_image: torch.Tensor | None = None,
     progress: Callable[[int, int], None] | None = None,
+    observe: Callable[[int, torch.Tensor], None] | None = None,
 ) -> torch.Tensor:
     """Draw ``n`` samples (n, *shape) in model range, batch by batch; the same seed gives the same samples.
-    ``progress(done, total)`` after each step of each batch.
+    ``progress(done, total)`` after each step of each batch; ``observe(t, x_t)`` with each batch's x_T and then
+    with x_t after each step (t on the original 0..T scale), for a figure of the trajectory.
 
     All randomness comes from one CPU generator seeded with ``seed`` and is drawn in a fixed order, so the
     result does not depend on the device beyond floating-point rounding.
@@ -141,11 +143,15 @@ def sample(
     for start in starts:
         size = min(config.batch_size, n - start)
         x = start_noise(sub, config, (size, *shape), generator, mean_image).to(device)
+        if observe:
+            observe(int(taus[-1]), x)
         for i in range(sub.steps, 0, -1):
             with mixed_precision(device):
                 eps = model(x, taus[torch.full((size,), i, dtype=torch.long)].to(device)).float()
             z = torch.randn((size, *shape), generator=generator).to(device) if i > 1 else None
             x = backward_step(sub, x, eps, i, config, z)
+            if observe:
+                observe(int(taus[i - 1]), x)
             done += 1
             if progress:
                 progress(done, total)
@@ -162,10 +168,35 @@ def generate(
     device: str | torch.device = "cpu",
     mean_image: torch.Tensor | None = None,
     progress: Callable[[int, int], None] | None = None,
+    observe: Callable[[int, torch.Tensor], None] | None = None,
 ) -> np.ndarray:
     """``n`` samples of a trained U-Net as the pipeline stores images: uint8 (n, H, W), digits bright on black."""
     c, size = model.config.channels, model.config.image_size
     samples = sample(
-        model.to(device), schedule, n, (c, size, size), config, seed=seed, device=device, mean_image=mean_image, progress=progress
+        model.to(device),
+        schedule,
+        n,
+        (c, size, size),
+        config,
+        seed=seed,
+        device=device,
+        mean_image=mean_image,
+        progress=progress,
+        observe=observe,
     )
     return to_uint8(samples)
+
+
+class Trajectory:
+    """An ``observe`` callback for :func:`sample`: keeps the first ``n`` images of the first batch at each of
+    ``times`` (each moved to the nearest timestep the sampler visits), as float arrays (n, H, W) in model range."""
+
+    def __init__(self, schedule: NoiseSchedule, config: SamplerConfig, times: list[int], n: int) -> None:
+        _, taus = respaced(schedule, config.steps)
+        self.times = sorted({int(taus[(taus - t).abs().argmin()]) for t in times}, reverse=True)
+        self.n = n
+        self.kept: dict[int, np.ndarray] = {}
+
+    def __call__(self, t: int, x: torch.Tensor) -> None:
+        if t in self.times and t not in self.kept:
+            self.kept[t] = x[: self.n, 0].float().cpu().numpy()

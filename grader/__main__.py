@@ -91,7 +91,7 @@ def main(argv: list[str] | None = None) -> int:
         return CANNOT_RUN
     outs = [str(out_folder(args.out, folder, index, len(folders))) for index, folder in enumerate(folders)]
     if in_process:
-        rows = [grade_here(folders[0], Path(outs[0]), rubric, refs, args.quiet)]
+        rows = [grade_here(folders[0], Path(outs[0]), rubric, refs, args.quiet, settings)]
     else:
         del refs  # each worker loads its own
         try:
@@ -113,9 +113,9 @@ def out_folder(out: Path | None, folder: Path, index: int, count: int) -> Path:
     return out if count == 1 else out / f"{index:03d}-{folder.parent.name or folder.name}"
 
 
-def grade_here(folder: Path, out: Path, rubric: dict, refs: References, quiet: bool) -> Graded:
+def grade_here(folder: Path, out: Path, rubric: dict, refs: References, quiet: bool, settings: Settings) -> Graded:
     done = Graded(str(folder))
-    results = grade_into(done, folder, out, rubric, refs)
+    results = grade_into(done, folder, out, rubric, refs, settings)
     if results is None:
         print(f"\n== {folder}: not graded: {done.error}")
         return done

@@ -110,15 +110,18 @@ def grade_folder(folder: str, out: str, settings: Settings) -> Graded:
     start = time.perf_counter()
     rubric, refs = worker_references(settings)
     done = Graded(folder, worker=f"{socket.gethostname()}:{os.getpid()}", references_built=References.built)
-    if grade_into(done, Path(folder), Path(out), rubric, refs) is not None:
+    if grade_into(done, Path(folder), Path(out), rubric, refs, settings) is not None:
         done.evidence = evidence_of(Submission(Path(folder), rubric["limits"]), folder, refs.image_size)
     done.seconds = time.perf_counter() - start
     return done
 
 
-def grade_into(done: Graded, folder: Path, out: Path, rubric: dict, refs: References) -> list[Result] | None:
+def grade_into(
+    done: Graded, folder: Path, out: Path, rubric: dict, refs: References, settings: Settings = Settings()
+) -> list[Result] | None:
     """Grade ``folder`` into ``done`` and write its results.json and reports into ``out``; the results, or None
-    with ``done.error`` set when the folder cannot be graded."""
+    with ``done.error`` set when the folder cannot be graded. ``settings`` name the rubric and MNIST folder that
+    the report notebook loads again."""
     problem = folder_problem(folder, rubric["limits"])
     linked = [path for path in (out, out / "figures") if path.is_symlink()]
     if linked:  # a submission's grading/ made a link would have the grader write wherever it points
@@ -127,7 +130,9 @@ def grade_into(done: Graded, folder: Path, out: Path, rubric: dict, refs: Refere
         done.error = problem
         return None
     results, drawn = grade_and_draw(folder, rubric, refs, figures=out / "figures")
-    output.write_all(results, rubric.get("lab", "Lab"), folder, out, drawn)
+    named = {"rubric_file": settings.rubric, "mnist_dir": settings.mnist_dir}
+    again = {key: str(Path(value).resolve()) for key, value in named.items() if value}
+    output.write_all(results, rubric.get("lab", "Lab"), folder, out, drawn, **again)
     done.score = sum(r.points for r in results)
     done.max_score = sum(r.max_points for r in results)
     done.verdict = verdict(results)

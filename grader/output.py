@@ -97,34 +97,74 @@ def markdown(results: list[Result], lab: str, folder: Path, relative_to: Path, d
     return "\n".join(lines)
 
 
-def _png_output(path: Path, label: str):
-    data = base64.b64encode(path.read_bytes()).decode()
-    return nbformat.v4.new_output("display_data", data={"image/png": data, "text/plain": label})
+KERNELSPEC = {"name": "python3", "display_name": "Python 3 (ipykernel)", "language": "python"}
 
 
-def notebook(results: list[Result], lab: str, folder: Path, drawn: dict[str, list[Path]] | None = None) -> nbformat.NotebookNode:
+def _png_result(data: bytes, label: str, count: int):
+    """What a cell ending in a :class:`grader.notebook.Shown` prints: the PNG, and its label as text."""
+    shown = {"image/png": base64.b64encode(data).decode(), "text/plain": label}
+    return nbformat.v4.new_output("execute_result", data=shown, execution_count=count)
+
+
+def _setup_source(folder: Path, out: Path, rubric_file: str | None, mnist_dir: str | None) -> str:
+    args = [repr(os.path.relpath(folder, out))]
+    args += [f"rubric={rubric_file!r}"] if rubric_file else []
+    args += [f"mnist_dir={mnist_dir!r}"] if mnist_dir else []
+    return (
+        "# Run this notebook in the grader's environment, from this folder, to draw the grader's figures again from\n"
+        "# the graded folder's arrays (grader/notebook.py); the outputs stored below are what the cells print.\n"
+        "from grader.notebook import Report\n\n"
+        f"report = Report({', '.join(args)})"
+    )
+
+
+def notebook(
+    results: list[Result],
+    lab: str,
+    folder: Path,
+    out: Path,
+    drawn: dict[str, list[Path]] | None = None,
+    rubric_file: str | None = None,
+    mnist_dir: str | None = None,
+) -> nbformat.NotebookNode:
+    """The report as a notebook that runs again: a setup cell, then per task its answers, failures and a code
+    cell per figure, whose stored output is the PNG the grader wrote (:mod:`grader.notebook` draws it again)."""
+    from grader.notebook import figure_label, student_label
+
     nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = KERNELSPEC
+    nb.metadata["language_info"] = {"name": "python"}
     nb.cells.append(nbformat.v4.new_markdown_cell(f"# {lab}: report\n\nScore {_score(results)} ({verdict(results)})."))
+    nb.cells.append(nbformat.v4.new_code_cell(_setup_source(folder, out, rubric_file, mnist_dir), execution_count=1))
+    count = 1
     for title, answers, failures, figures, student in _sections(results, drawn or {}, folder):
         text = f"## {title}\n\n" + "\n".join(f"- {s}" for s in answers)
         for head, feedback in failures:
             text += f"\n\n**{head}**\n\n```\n{feedback}\n```"
         nb.cells.append(nbformat.v4.new_markdown_cell(text))
-        for fig in figures:
-            nb.cells.append(nbformat.v4.new_code_cell(f"# drawn by the grader: {fig.name}", outputs=[_png_output(fig, fig.name)]))
-        for fig in student:
-            nb.cells.append(
-                nbformat.v4.new_code_cell(
-                    f"# the student's {fig} (shown, not graded)", outputs=[_png_output(folder / fig, f"the student's {fig}")]
-                )
-            )
+        shown = [(f"report.figure({fig.name!r})", fig.read_bytes(), figure_label(fig.name)) for fig in figures]
+        shown += [(f"report.student({fig!r})", (folder / fig).read_bytes(), student_label(fig)) for fig in student]
+        for source, data, label in shown:
+            count += 1
+            output = _png_result(data, label, count)
+            nb.cells.append(nbformat.v4.new_code_cell(source, outputs=[output], execution_count=count))
     for i, cell in enumerate(nb.cells):
         cell["id"] = f"cell-{i}"  # nbformat draws random ids: fixed ones make the same grading the same file
     nbformat.validate(nb)
     return nb
 
 
-def write_all(results: list[Result], lab: str, folder: Path, out: Path, drawn: dict[str, list[Path]] | None = None) -> None:
+def write_all(
+    results: list[Result],
+    lab: str,
+    folder: Path,
+    out: Path,
+    drawn: dict[str, list[Path]] | None = None,
+    rubric_file: str | None = None,
+    mnist_dir: str | None = None,
+) -> None:
+    """results.json, report.md and report.ipynb into ``out``; ``rubric_file`` and ``mnist_dir`` (None: the
+    grader's defaults) are what the notebook's cells load again."""
     write_text(out / "results.json", json.dumps(gradescope(results), indent=2) + "\n")
     write_text(out / "report.md", markdown(results, lab, folder, out, drawn))
-    write_text(out / "report.ipynb", nbformat.writes(notebook(results, lab, folder, drawn)))
+    write_text(out / "report.ipynb", nbformat.writes(notebook(results, lab, folder, out, drawn, rubric_file, mnist_dir)))

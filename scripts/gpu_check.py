@@ -37,7 +37,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "stages"))
 
-from _params import Device, load  # noqa: E402
+from _params import Device, load, read, with_overrides  # noqa: E402
 
 from ddpm_lab import io  # noqa: E402
 from ddpm_lab.sampler import SamplerConfig, sample  # noqa: E402
@@ -127,22 +127,12 @@ def parts(cfg, sizes: dict, device: torch.device, compile_sampler: bool) -> dict
     return out
 
 
-def set_params(path: Path, overrides: dict) -> None:
-    params = yaml.safe_load(path.read_text())
-    for dotted, value in overrides.items():
-        *parents, leaf = dotted.split(".")
-        node = params
-        for key in parents:
-            node = node[key]
-        node[leaf] = value
-    path.write_text(yaml.safe_dump(params, sort_keys=False))
-
-
 def repro(work: Path, mnist_dir: Path, overrides: dict) -> dict:
     """``dvc repro`` in a fresh copy of the project (no DVC cache), reading MNIST from ``mnist_dir``: wall seconds
     and each stage's own."""
     shutil.copytree(ROOT, work, ignore=COPY_IGNORED)
-    set_params(work / "params.yaml", {"data.mnist_dir": str(mnist_dir.resolve()), **overrides})
+    params = with_overrides(read(work / "params.yaml"), {"data.mnist_dir": str(mnist_dir.resolve()), **overrides})
+    (work / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     env = {**os.environ, "DVC_NO_ANALYTICS": "1", "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
     dvc = [sys.executable, "-m", "dvc"]
     commit = ["git", "-c", "user.name=lab", "-c", "user.email=lab@invalid", "commit", "-qm", "lab"]

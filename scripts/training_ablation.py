@@ -8,6 +8,7 @@ minutes that 200 epochs of that row's training take here.
 
     .venv/bin/python scripts/training_ablation.py --epochs 50 --n 1000                       # proxy rows, ranked
     .venv/bin/python scripts/training_ablation.py --epochs 200 --n 2000 --only defaults "cosine lr"   # full length
+    .venv/bin/python scripts/training_ablation.py --n 5000 --trained     # the pipeline's own model, beside the floor
 
 The table is rewritten after each row and a row already in it (same lever, epochs and n) is not run again, so an
 interrupted run resumes. Writes reports/training_ablation/table.csv, table.md and grids_<epochs>_epochs.png.
@@ -31,17 +32,18 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "stages"))
 
-from _params import Device, Fid, artifacts, load  # noqa: E402
+from _params import Device, Fid, artifacts, load, read, with_overrides  # noqa: E402
 
 from ddpm_lab import fid, io, plots  # noqa: E402
 from ddpm_lab.progress import Bar  # noqa: E402
 from ddpm_lab.sampler import SamplerConfig, generate  # noqa: E402
 from ddpm_lab.schedule import NoiseSchedule  # noqa: E402
 from ddpm_lab.training import TrainConfig, train  # noqa: E402
-from ddpm_lab.unet import UNet, UNetConfig, count_parameters  # noqa: E402
+from ddpm_lab.unet import UNet, UNetConfig, count_parameters, load_trained  # noqa: E402
 
 PATHS = artifacts(ROOT)
 FLOOR = "real images (floor)"
+TRAINED = "the pipeline's model (dvc repro)"
 
 # lever → the params.yaml keys it changes; "defaults" is params.yaml itself
 LEVERS: dict[str, dict] = {
@@ -60,7 +62,7 @@ LEVERS: dict[str, dict] = {
     "batch 128": {"train.batch_size": 128},
     "EMA 0.9995": {"train.ema_decay": 0.9995},
     "EMA 0.995": {"train.ema_decay": 0.995},
-    "EMA warm-up": {"train.ema_warmup": True},
+    "no EMA warm-up": {"train.ema_warmup": False},
     "min-SNR-5": {"train.loss_weighting": "min_snr"},
     "v-prediction": {"model.prediction": "v"},
     "v-prediction + min-SNR-5": {"model.prediction": "v", "train.loss_weighting": "min_snr"},
@@ -75,20 +77,16 @@ BUILDERS = {
 }
 
 
-def configs(params_file: Path, overrides: dict, epochs: int):
-    """params.yaml with ``overrides`` (dotted keys), checked as a stage checks it; the epochs set to ``epochs``."""
-    params = yaml.safe_load(params_file.read_text())
-    for dotted, value in overrides.items():
-        *parents, leaf = dotted.split(".")
-        node = params
-        for key in parents:
-            node = node[key]
-        node[leaf] = value
+def configs(params_file: Path, overrides: dict, epochs: int | None):
+    """params.yaml with ``overrides`` (dotted keys), checked as a stage checks it; the epochs set to ``epochs``
+    (None: params.yaml's)."""
+    params = with_overrides(read(params_file), overrides)
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "params.yaml"
         path.write_text(yaml.safe_dump(params))
         cfg = load(path, BUILDERS)
-    cfg.train = dataclasses.replace(cfg.train, epochs=epochs)
+    if epochs is not None:
+        cfg.train = dataclasses.replace(cfg.train, epochs=epochs)
     return cfg
 
 
@@ -126,24 +124,12 @@ class Measures:
 
 
 def run_lever(lever: str, cfg, images: torch.Tensor, n: int, measures: Measures) -> tuple[dict, np.ndarray]:
-    device = cfg.device.torch
     torch.manual_seed(cfg.train.seed)
     model = UNet(cfg.model, cfg.schedule)
     bar = Bar(f"{lever}: training", unit="epoch", leave=False)
     start = time.perf_counter()
-    state = train(model, cfg.schedule, images, cfg.train, device, on_epoch=lambda e, loss: bar(e, cfg.train.epochs))
+    state = train(model, cfg.schedule, images, cfg.train, cfg.device.torch, on_epoch=lambda e, loss: bar(e, cfg.train.epochs))
     seconds = time.perf_counter() - start
-    net = (state.ema if cfg.sampler.use_ema else state.model).eval().requires_grad_(False)
-    samples = generate(
-        net,
-        cfg.schedule,
-        n,
-        cfg.sampler,
-        seed=cfg.fid.seed + 3,
-        device=device,
-        mean_image=images.mean(0),
-        progress=Bar(f"{lever}: sampling {n} images", leave=False),
-    )
     row = {
         "lever": lever,
         "epochs": cfg.train.epochs,
@@ -152,7 +138,23 @@ def run_lever(lever: str, cfg, images: torch.Tensor, n: int, measures: Measures)
         "final_loss": round(state.history[-1], 5),
         "cpu_minutes_per_200_epochs": round(seconds / cfg.train.epochs * 200 / 60, 1),
     }
-    return row | measures.of_samples(samples, lever), samples
+    net = state.ema if cfg.sampler.use_ema else state.model
+    return measure_model(row, net, cfg, images, n, measures)
+
+
+def measure_model(row: dict, net: UNet, cfg, images: torch.Tensor, n: int, measures: Measures) -> tuple[dict, np.ndarray]:
+    """``row`` with the grader's measures of ``n`` samples of ``net`` (params.yaml's sampler, the rows' seed)."""
+    samples = generate(
+        net.eval().requires_grad_(False),
+        cfg.schedule,
+        n,
+        cfg.sampler,
+        seed=cfg.fid.seed + 3,
+        device=cfg.device.torch,
+        mean_image=images.mean(0),
+        progress=Bar(f"{row['lever']}: sampling {n} images", leave=False),
+    )
+    return row | measures.of_samples(samples, row["lever"]), samples
 
 
 def main() -> None:
@@ -163,6 +165,11 @@ def main() -> None:
     parser.add_argument("--params", type=Path, default=ROOT / "params.yaml")
     parser.add_argument("--rubric", type=Path, default=ROOT / "grader/rubric.yaml")
     parser.add_argument("--out", type=Path, default=ROOT / "reports/training_ablation")
+    parser.add_argument(
+        "--trained",
+        action="store_true",
+        help=f"measure the pipeline's trained model ({PATHS['model'].relative_to(ROOT)}) instead of training rows",
+    )
     args = parser.parse_args()
 
     import pandas as pd
@@ -201,6 +208,13 @@ def main() -> None:
         measured = measures.of_samples(real, FLOOR)
         measured.pop("near_copies")  # they are MNIST training images themselves
         save({"lever": FLOOR, "epochs": 0, "n": len(real), **measured}, None)
+    if args.trained:
+        base = configs(args.params, {}, None)
+        if (TRAINED, base.train.epochs, args.n) not in done:
+            net = load_trained(PATHS["model"], base.model, base.schedule, ema=base.sampler.use_ema)
+            row = {"lever": TRAINED, "epochs": base.train.epochs, "n": args.n, "parameters": count_parameters(net)}
+            save(*measure_model(row, net, base, images, args.n, measures))
+        return
     for lever in args.only or LEVERS:
         if (lever, args.epochs, args.n) in done:
             continue

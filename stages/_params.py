@@ -11,6 +11,7 @@ as ``train.epoch``), and each value a config refuses.
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import difflib
 from collections.abc import Callable
@@ -77,7 +78,7 @@ FIELDS: dict[str, dict[str, str]] = {
         "use_ema": "sampler.use_ema",
         "batch_size": "sampler.batch_size",
     },
-    "sample_grid": {"n_rows": "sample_grid.n_rows", "seed": "seed"},
+    "sample_grid": {"n_rows": "sample_grid.n_rows", "trajectory": "sample_grid.trajectory", "seed": "seed"},
     "classifier": {
         "epochs": "digit_classifier.epochs",
         "batch_size": "digit_classifier.batch_size",
@@ -140,7 +141,7 @@ Gndm = settings(
 )
 Mnist = settings("Mnist", folder=("text", {}), image_size=("integer", {"low": 4}))
 ForwardDemo = settings("ForwardDemo", timesteps=("integers", {"low": 0}), seed=SEED)
-SampleGrid = settings("SampleGrid", n_rows=("integer", {"low": 1}), seed=SEED)
+SampleGrid = settings("SampleGrid", n_rows=("integer", {"low": 1}), trajectory=("integers", {"low": 0}), seed=SEED)
 ClassifierData = settings("ClassifierData", n_train=("integer", {"low": 10, "high": 60000}))
 FidReference = settings(
     "FidReference",
@@ -208,6 +209,18 @@ def leaf_keys(node: Any, prefix: str = "") -> list[str]:
     return [key for name, value in node.items() for key in leaf_keys(value, f"{prefix}.{name}" if prefix else str(name))]
 
 
+def with_overrides(params: dict, overrides: dict[str, Any]) -> dict:
+    """A copy of ``params`` with each dotted key of ``overrides`` set, as `dvc exp run -S key=value` sets it."""
+    params = copy.deepcopy(params)
+    for dotted, value in overrides.items():
+        *parents, leaf = dotted.split(".")
+        node = params
+        for key in parents:
+            node = node.setdefault(key, {})
+        node[leaf] = value
+    return params
+
+
 def lookup(params: dict, key: str) -> Any:
     node = params
     for part in key.split("."):
@@ -228,6 +241,10 @@ def cross_section_problems(built: dict[str, Any]) -> dict[str, str]:
         late = [t for t in built["forward_demo"].timesteps if t > schedule.steps]
         if late:
             problems["forward_demo.timesteps"] = f"must lie in [0, {schedule.steps}] (schedule.steps), got {late}"
+    if schedule is not None and built.get("sample_grid") is not None:
+        late = [t for t in built["sample_grid"].trajectory if t > schedule.steps]
+        if late:
+            problems["sample_grid.trajectory"] = f"must lie in [0, {schedule.steps}] (schedule.steps), got {late}"
     return problems
 
 

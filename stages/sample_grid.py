@@ -1,4 +1,5 @@
-"""Task 6 (end): 64 samples of the backward process of eq. (33) in an 8x8 grid."""
+"""Task 6 (end): 64 samples of the backward process of eq. (33) in an 8x8 grid, and the grid's
+first row on its way back: x_t at the timesteps of ``sample_grid.trajectory``."""
 
 import numpy as np
 import torch
@@ -7,7 +8,7 @@ from _params import Device, SampleGrid
 
 from ddpm_lab import io, plots
 from ddpm_lab.progress import Bar
-from ddpm_lab.sampler import SamplerConfig, generate
+from ddpm_lab.sampler import SamplerConfig, Trajectory, generate
 from ddpm_lab.schedule import NoiseSchedule
 from ddpm_lab.unet import UNetConfig, load_trained
 
@@ -27,6 +28,7 @@ def main(cfg, paths):
     rows = cfg.sample_grid.n_rows
     model = load_trained(paths.model, cfg.model, cfg.schedule, ema=cfg.sampler.use_ema)
     mean_image = torch.from_numpy(np.load(paths.train_images)["images"]).mean(0)
+    trajectory = Trajectory(cfg.schedule, cfg.sampler, list(cfg.sample_grid.trajectory), n=rows)
     images = generate(
         model,
         cfg.schedule,
@@ -36,12 +38,23 @@ def main(cfg, paths):
         device=cfg.device.torch,
         mean_image=mean_image,
         progress=Bar(f"sampling {rows * rows} images"),
+        observe=trajectory,
     )
     io.write_npz(paths.reports / "samples.npz", images=images)
     title = f"{rows * rows} samples of the backward process, eq. (33)\n{cfg.sampler.describe(cfg.schedule.steps)}"
     io.save_figure(plots.digit_grid(images, title, n_rows=rows), paths.reports / "grid.png")
+    frames = trajectory.kept
+    io.write_npz(paths.reports / "trajectory.npz", **{f"t{t}": x for t, x in frames.items()})
+    title = f"The backward process, eq. (33): the grid's first row on its way back\n{cfg.sampler.describe(cfg.schedule.steps)}"
+    io.save_figure(plots.trajectory(frames, title), paths.reports / "trajectory.png")
     size = cfg.model.image_size
-    return {"n_samples": int(len(images)), "n_rows": rows, "image_size": [size, size], "mean_pixel": float(images.mean())}
+    return {
+        "n_samples": int(len(images)),
+        "n_rows": rows,
+        "image_size": [size, size],
+        "mean_pixel": float(images.mean()),
+        "trajectory_times": sorted(frames, reverse=True),
+    }
 
 
 if __name__ == "__main__":

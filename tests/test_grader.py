@@ -2,12 +2,15 @@
 each forgery fails the check it forges. Checks that need the FID share one References object, whose FID of
 the same samples is computed once per test session."""
 
+import base64
+import copy
 import json
 import os
 import struct
 import subprocess
 import sys
 import zlib
+from pathlib import Path
 
 import nbformat
 import numpy as np
@@ -361,6 +364,47 @@ def test_feedback_is_the_same_in_terminal_markdown_notebook_and_results_json(goo
     first = {name: (tmp_path / "out" / name).read_bytes() for name in ("results.json", "report.md", "report.ipynb")}
     assert grader_main([str(good), "--out", str(tmp_path / "out"), "--no-fid", "--quiet"]) == 1
     assert first == {name: (tmp_path / "out" / name).read_bytes() for name in first}
+
+
+def _execute(notebook, folder: Path):
+    """``notebook`` run again by a fresh kernel from ``folder``, its stored outputs dropped first."""
+    from nbclient import NotebookClient
+
+    again = copy.deepcopy(notebook)
+    for cell in again.cells:
+        if cell.cell_type == "code":
+            cell.outputs, cell.execution_count = [], None
+    NotebookClient(again, timeout=900, kernel_name="python3", resources={"metadata": {"path": str(folder)}}).execute()
+    return again
+
+
+def _pngs(notebook) -> list[tuple[str, bytes]]:
+    return [
+        (out["data"]["text/plain"], base64.b64decode(out["data"]["image/png"]))
+        for cell in notebook.cells
+        if cell.cell_type == "code"
+        for out in cell.outputs
+    ]
+
+
+@pytest.mark.slow
+def test_the_report_notebook_runs_again_and_draws_the_figures_it_stores_from_the_arrays(good, tmp_path, root, monkeypatch):
+    monkeypatch.setenv("PYTHONPATH", str(root))  # the kernel imports this checkout's grader
+    out = tmp_path / "out"
+    assert grader_main([str(good), "--out", str(out), "--no-fid", "--quiet"]) == 1
+    stored = nbformat.read(out / "report.ipynb", as_version=4)
+    assert stored.metadata["kernelspec"]["name"] == "python3"
+    executed = _execute(stored, out)
+    assert [c.execution_count for c in executed.cells] == [c.execution_count for c in stored.cells]
+    drawn, shown = _pngs(stored), _pngs(executed)
+    assert sum("drawn by the grader" in label for label, _ in drawn) >= 7 and any("the student's" in label for label, _ in drawn)
+    assert shown == drawn  # the same labels, the same PNG bytes
+    assert (out / "figures/task6_grid.png").read_bytes() in [png for _, png in shown]
+
+    with np.load(good / "sample_grid/samples.npz") as f:  # other samples: only the grid is drawn differently
+        np.savez(good / "sample_grid/samples.npz", images=255 - f["images"])
+    changed = [label for (label, a), (_, b) in zip(drawn, _pngs(_execute(stored, out))) if a != b]
+    assert changed == ["task6_grid.png, drawn by the grader from the submitted arrays"]
 
 
 @pytest.mark.slow

@@ -51,7 +51,9 @@ def load_with(settings, every_config, params, tmp_path):
 
 def test_every_config_is_built_from_the_shipped_params(settings, every_config, good, tmp_path):
     cfg = load_with(settings, every_config, good, tmp_path)
-    assert cfg.model == UNetConfig(image_size=32, base_channels=32, channel_mults=(1, 2), attention=True, patch_size=2)
+    assert cfg.model == UNetConfig(image_size=32, base_channels=48, channel_mults=(1, 2), attention=True, patch_size=2)
+    assert (cfg.train.lr_schedule, cfg.train.ema_warmup, cfg.train.loss_weighting) == ("cosine", True, "none")
+    assert cfg.sample_grid.trajectory == (500, 400, 300, 200, 100, 0)
     assert cfg.train.epochs == good["train"]["epochs"] and cfg.train.seed == good["seed"]
     assert cfg.sampler.steps == good["sampler"]["steps"] and cfg.sampler.use_ema is True
     assert cfg.subset.n_floor == good["fid"]["n_floor"] and cfg.schedule.steps == good["schedule"]["steps"]
@@ -200,3 +202,10 @@ def test_params_offer_the_library_inception_runtimes(settings):
     from ddpm_lab import fid
 
     assert settings.INCEPTION_RUNTIME[1]["choices"] == fid.RUNTIMES
+
+
+def test_overrides_set_dotted_keys_on_a_copy_as_dvc_exp_run_does(settings):
+    params = {"train": {"epochs": 200, "lr_schedule": "constant"}, "seed": 0}
+    changed = settings.with_overrides(params, {"train.epochs": 300, "seed": 1, "model.dropout": 0.1})
+    assert changed == {"train": {"epochs": 300, "lr_schedule": "constant"}, "seed": 1, "model": {"dropout": 0.1}}
+    assert params == {"train": {"epochs": 200, "lr_schedule": "constant"}, "seed": 0}  # the original untouched

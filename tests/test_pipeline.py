@@ -352,3 +352,10 @@ def test_training_ablation_trains_each_lever_and_resumes_its_table(project, root
     with np.load(out / "samples.npz") as shown:
         assert sorted(shown.files) == ["1|6|defaults", "1|6|no attention", "1|6|v-prediction"]
     assert (out / "grids_1_epochs.png").stat().st_size > 0
+
+    run([sys.executable, script, *common, "--trained"], project, timeout=900)  # the pipeline's own model, measured
+    table = pd.read_csv(out / "table.csv")
+    trained = table.iloc[-1]
+    assert len(table) == 5 and trained["lever"] == "the pipeline's model (dvc repro)"
+    assert trained["epochs"] == yaml.safe_load((project / "params.yaml").read_text())["train"]["epochs"]
+    assert trained["fid"] > 0 and trained["n"] == 6 and pd.isna(trained["cpu_minutes_per_200_epochs"])

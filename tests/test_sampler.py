@@ -1,6 +1,6 @@
 import torch
 
-from ddpm_lab.sampler import SamplerConfig, backward_step, respaced, sample
+from ddpm_lab.sampler import SamplerConfig, Trajectory, backward_step, respaced, sample
 from ddpm_lab.schedule import NoiseSchedule
 
 
@@ -89,3 +89,22 @@ def test_progress_reports_every_step_of_every_batch_once():
     calls = []
     sample(lambda x, t: 0 * x, s, 5, (1, 2, 2), SamplerConfig(steps=10, batch_size=2), progress=lambda d, n: calls.append((d, n)))
     assert calls == [(d, 30) for d in range(1, 31)]  # 3 batches × 10 steps
+
+
+def test_the_trajectory_holds_x_T_then_each_visited_step_down_to_the_returned_samples():
+    s = NoiseSchedule.linear(0.9999, 0.98, 500)
+    target = torch.linspace(-1, 1, 16).reshape(1, 1, 4, 4)
+    config = SamplerConfig(steps=7, batch_size=3)  # 7 steps of about 71.4: 400 and 100 are not visited
+    seen = []
+    out = sample(oracle(s, target), s, 5, (1, 4, 4), config, seed=0, observe=lambda t, x: seen.append((t, x.clone())))
+    _, taus = respaced(s, 7)
+    first_batch = [t for t, _ in seen[:8]]
+    assert first_batch == taus.flip(0).tolist() and len(seen) == 2 * 8  # x_T, then after each step, per batch
+    assert torch.equal(seen[7][1], out[:3]) and torch.equal(seen[-1][1], out[3:])
+    trajectory = Trajectory(s, config, [500, 400, 100, 0], n=2)
+    for t, x in seen:
+        trajectory(t, x)
+    nearest = [int(taus[(taus - t).abs().argmin()]) for t in (500, 400, 100, 0)]
+    assert trajectory.times == nearest and 400 not in nearest and 100 not in nearest
+    assert torch.equal(torch.from_numpy(trajectory.kept[0]), out[:2, 0])  # the first batch's first two samples
+    assert trajectory.kept[500].std() > 0.5 and abs(trajectory.kept[0] - target[0, 0].numpy()).max() < 1e-3

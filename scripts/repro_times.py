@@ -1,0 +1,77 @@
+"""The stage times of one `dvc repro`, from its log and the stages' own metrics, as the README quotes them.
+
+    (time bash -c 'bash scripts/setup.sh && . .venv/bin/activate && dvc repro') 2>&1 | tee repro.log
+    .venv/bin/python scripts/repro_times.py repro.log --out reports/repro_times.json
+
+Reads which stages ran, in order, from DVC's "Running stage" lines, each stage's seconds from the `seconds` its
+`reports/<stage>/metrics.json` records, and the wall-clock time from the `real` line that bash's `time` printed
+(setup included). Writes them with the machine's CPU model, core count and the date.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import platform
+import re
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from ddpm_lab import io  # noqa: E402
+
+
+def stages_run(log: str) -> list[str]:
+    return re.findall(r"^Running stage '([^']+)'", log, flags=re.MULTILINE)
+
+
+def wall_seconds(log: str) -> float | None:
+    """bash's ``time``: the last ``real  XmY.YYYs`` line."""
+    found = re.findall(r"^real\s+(\d+)m([\d.]+)s", log, flags=re.MULTILINE)
+    return round(int(found[-1][0]) * 60 + float(found[-1][1]), 1) if found else None
+
+
+def cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("log", type=Path, help="the output of the timed setup and dvc repro")
+    parser.add_argument("--reports", type=Path, default=ROOT / "reports")
+    parser.add_argument("--out", type=Path, default=ROOT / "reports/repro_times.json")
+    args = parser.parse_args()
+
+    log = args.log.read_text(errors="replace")
+    ran = stages_run(log)
+    if not ran:
+        raise SystemExit(f"{args.log}: no \"Running stage '…'\" line: not the log of a dvc repro")
+    seconds = {}
+    for stage in ran:
+        metrics = args.reports / stage / "metrics.json"
+        seconds[stage] = json.loads(metrics.read_text()).get("seconds") if metrics.exists() else None
+    wall = wall_seconds(log)
+    summary = {
+        "date": datetime.date.today().isoformat(),
+        "cpu": cpu_model(),
+        "cores": os.cpu_count(),
+        "wall_seconds_with_setup": wall,
+        "stage_seconds": seconds,
+        "stages_seconds_total": round(sum(s for s in seconds.values() if s), 1),
+    }
+    io.write_text(args.out, json.dumps(summary, indent=1) + "\n")
+    print(json.dumps(summary, indent=1))
+
+
+if __name__ == "__main__":
+    main()

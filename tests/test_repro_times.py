@@ -1,0 +1,49 @@
+"""scripts/repro_times.py: the stage times the README quotes, read from a dvc repro's log and the stages' metrics."""
+
+import json
+import subprocess
+import sys
+
+import yaml
+
+LOG = """Collecting torch
+Running stage 'gaussian_demo':
+> python stages/gaussian_demo.py
+gaussian_demo: done in 0.2 s
+Running stage 'train':
+> python stages/train.py
+Updating lock file 'dvc.lock'
+
+real\t61m3.250s
+user\t110m0.000s
+"""
+
+
+def test_times_come_from_the_stages_that_ran_and_their_own_metrics(root, tmp_path):
+    reports = tmp_path / "reports"
+    for stage, seconds in (("gaussian_demo", 0.25), ("train", 1234.5), ("fid", 99.0)):  # fid did not run
+        (reports / stage).mkdir(parents=True)
+        (reports / stage / "metrics.json").write_text(json.dumps({"seconds": seconds}))
+    (tmp_path / "repro.log").write_text(LOG)
+    out = tmp_path / "times.json"
+    script = root / "scripts" / "repro_times.py"
+    subprocess.run(
+        [sys.executable, str(script), str(tmp_path / "repro.log"), "--reports", str(reports), "--out", str(out)], check=True
+    )
+    times = json.loads(out.read_text())
+    assert times["stage_seconds"] == {"gaussian_demo": 0.25, "train": 1234.5}
+    assert times["wall_seconds_with_setup"] == round(61 * 60 + 3.25, 1) and times["stages_seconds_total"] == 1234.8
+    (tmp_path / "empty.log").write_text("nothing ran\n")
+    failed = subprocess.run(
+        [sys.executable, str(script), str(tmp_path / "empty.log"), "--out", str(out)], capture_output=True, text=True
+    )
+    assert failed.returncode != 0 and "not the log of a dvc repro" in failed.stderr
+
+
+def test_the_committed_times_are_those_of_every_stage_of_the_committed_run(root):
+    times = json.loads((root / "reports" / "repro_times.json").read_text())
+    stages = yaml.safe_load((root / "dvc.yaml").read_text())["stages"]
+    assert set(times["stage_seconds"]) == set(stages)  # one uninterrupted repro ran them all
+    for stage, seconds in times["stage_seconds"].items():
+        assert json.loads((root / "reports" / stage / "metrics.json").read_text())["seconds"] == seconds
+    assert times["wall_seconds_with_setup"] > times["stages_seconds_total"] > 0
