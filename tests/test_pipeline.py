@@ -335,9 +335,9 @@ def test_training_ablation_trains_each_lever_and_resumes_its_table(project, root
     out, rubric = tmp_path / "training", tiny_rubric(root, project, tmp_path / "rubric.yaml")
     script = str(project / "scripts" / "training_ablation.py")
     common = ["--epochs", "1", "--n", "6", "--rubric", str(rubric), "--out", str(out)]
-    run([sys.executable, script, *common, "--only", "defaults", "v-prediction"], project, timeout=900)
+    run([sys.executable, script, *common, "--only", "baseline", "v-prediction"], project, timeout=900)
     table = pd.read_csv(out / "table.csv")
-    assert list(table["lever"]) == ["real images (floor)", "defaults", "v-prediction"]
+    assert list(table["lever"]) == ["real images (floor)", "baseline", "v-prediction"]
     floor, runs = table.iloc[0], table.iloc[1:]
     assert (runs["epochs"] == 1).all() and (runs["n"] == 6).all() and (runs["cpu_minutes_per_200_epochs"] > 0).all()
     assert ((runs["fid"] / floor["fid"]).round(2) == runs["fid_over_floor"]).all() and (table["fid"] > 0).all()
@@ -345,12 +345,12 @@ def test_training_ablation_trains_each_lever_and_resumes_its_table(project, root
         assert sum(int(c) for c in row["digit_counts"].split("/")) + round(row["not_digits"] * 6) == 6
     assert runs["parameters"].nunique() == 1 and pd.isna(floor["near_copies"]) and runs["near_copies"].between(0, 1).all()
 
-    run([sys.executable, script, *common, "--only", "defaults", "no attention"], project, timeout=900)
+    run([sys.executable, script, *common, "--only", "baseline", "no attention"], project, timeout=900)
     table = pd.read_csv(out / "table.csv")
-    assert list(table["lever"]) == ["real images (floor)", "defaults", "v-prediction", "no attention"]
+    assert list(table["lever"]) == ["real images (floor)", "baseline", "v-prediction", "no attention"]
     assert table.iloc[3]["parameters"] < table.iloc[1]["parameters"]
     with np.load(out / "samples.npz") as shown:
-        assert sorted(shown.files) == ["1|6|defaults", "1|6|no attention", "1|6|v-prediction"]
+        assert sorted(shown.files) == ["1|6|baseline", "1|6|no attention", "1|6|v-prediction"]
     assert (out / "grids_1_epochs.png").stat().st_size > 0
 
     run([sys.executable, script, *common, "--trained"], project, timeout=900)  # the pipeline's own model, measured
