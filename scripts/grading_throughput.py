@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import shutil
 import sys
 import tempfile
@@ -24,6 +23,8 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from _machine import cpu_model  # noqa: E402 (a sibling: scripts/ is sys.path[0])
 
 from grader.batch import Settings, grade_class, local_shape  # noqa: E402
 
@@ -38,16 +39,6 @@ def make_submissions(source: Path, folder: Path, count: int) -> list[str]:
         np.savez(target / "fid/samples.npz", images=images[order])
         folders.append(str(target))
     return folders
-
-
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor()
 
 
 def main(argv: list[str] | None = None) -> int:

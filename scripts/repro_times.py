@@ -14,13 +14,14 @@ import argparse
 import datetime
 import json
 import os
-import platform
 import re
 import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from _machine import cpu_model  # noqa: E402 (a sibling: scripts/ is sys.path[0])
 
 from ddpm_lab import io  # noqa: E402
 
@@ -33,16 +34,6 @@ def wall_seconds(log: str) -> float | None:
     """bash's ``time``: the last ``real  XmY.YYYs`` line."""
     found = re.findall(r"^real\s+(\d+)m([\d.]+)s", log, flags=re.MULTILINE)
     return round(int(found[-1][0]) * 60 + float(found[-1][1]), 1) if found else None
-
-
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def main() -> None:

@@ -13,7 +13,8 @@ minutes that 200 epochs of that row's training take here.
 
 The table is rewritten after each row and a row already in it (same lever, epochs and n) is not run again, so an
 interrupted run resumes. Writes reports/training_ablation/table.csv, table.md and grids_<epochs>_epochs.png.
-Reads the pipeline's training and floor images (`dvc repro mnist_subset` first) and the grader's references.
+Reads the pipeline's training and floor images (`dvc repro mnist_subset` first; for an n above fid.n_floor the
+floor's n images are drawn from MNIST outside the subset, as mnist_subset draws them) and the grader's references.
 """
 
 from __future__ import annotations
@@ -33,9 +34,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "stages"))
 
-from _params import Device, Fid, artifacts, load, read, with_overrides  # noqa: E402
+from _params import Device, Fid, Mnist, artifacts, load, read, with_overrides  # noqa: E402
 
-from ddpm_lab import fid, io, plots  # noqa: E402
+from ddpm_lab import data, fid, io, plots  # noqa: E402
 from ddpm_lab.progress import Bar  # noqa: E402
 from ddpm_lab.sampler import SamplerConfig, generate  # noqa: E402
 from ddpm_lab.schedule import NoiseSchedule  # noqa: E402
@@ -80,6 +81,8 @@ BUILDERS = {
     "sampler": SamplerConfig,
     "fid": Fid,
     "device": Device,
+    "mnist": Mnist,
+    "subset": data.SubsetConfig,
 }
 
 
@@ -94,6 +97,16 @@ def configs(params_file: Path, overrides: dict, epochs: int | None):
     if epochs is not None:
         cfg.train = dataclasses.replace(cfg.train, epochs=epochs)
     return cfg
+
+
+def floor_images(cfg, n: int) -> np.ndarray:
+    """n real training images outside the subset: the pipeline's floor images, or, where it holds fewer than n
+    (params.yaml's fid.n_floor), n drawn outside the subset as mnist_subset draws them."""
+    real = np.load(PATHS["floor_images"])["images"]
+    if len(real) >= n:
+        return real[:n]
+    subset = dataclasses.replace(cfg.subset, n_floor=n)
+    return data.prepare(data.fetch_mnist(cfg.mnist.folder), subset)["floor"]
 
 
 class Measures:
@@ -195,7 +208,7 @@ def main() -> None:
             r["fid_over_floor"] = round(r["fid"] / floors[r["n"]], 2) if r["n"] in floors and r["lever"] != FLOOR else ""
         frame = pd.DataFrame(rows)
         io.write_text(table, frame.to_csv(index=False))
-        io.write_text(args.out / "table.md", frame.fillna("").to_markdown(index=False) + "\n")
+        io.write_text(args.out / "table.md", frame.astype(object).fillna("").to_markdown(index=False) + "\n")
         if samples is not None:
             grids[f"{row['epochs']}|{row['n']}|{row['lever']}"] = samples[:16]
             io.write_npz(shown, **grids)
@@ -210,7 +223,7 @@ def main() -> None:
         print({k: row[k] for k in ("lever", "epochs", "n", "fid") if k in row}, flush=True)
 
     if not any(r["lever"] == FLOOR and r["n"] == args.n for r in rows):
-        real = np.load(PATHS["floor_images"])["images"][: args.n]
+        real = floor_images(base, args.n)
         measured = measures.of_samples(real, FLOOR)
         measured.pop("near_copies")  # they are MNIST training images themselves
         save({"lever": FLOOR, "epochs": 0, "n": len(real), **measured}, None)

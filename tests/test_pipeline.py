@@ -359,3 +359,22 @@ def test_training_ablation_trains_each_lever_and_resumes_its_table(project, root
     assert len(table) == 5 and trained["lever"] == "the pipeline's model (dvc repro)"
     assert trained["epochs"] == yaml.safe_load((project / "params.yaml").read_text())["train"]["epochs"]
     assert trained["fid"] > 0 and trained["n"] == 6 and pd.isna(trained["cpu_minutes_per_200_epochs"])
+
+
+def test_training_ablation_draws_a_larger_floor_outside_the_subset(project, tmp_path):
+    """For an n above the pipeline's 20 floor images, the script's floor is n MNIST training images outside the
+    subset; up to 20 it is the pipeline's own."""
+    drawn = tmp_path / "floors.npz"
+    code = (
+        "import sys, numpy as np; sys.path.insert(0, 'scripts'); import training_ablation as t; "
+        "cfg = t.configs(t.ROOT / 'params.yaml', {}, None); "
+        f"np.savez({str(drawn)!r}, small=t.floor_images(cfg, 12), large=t.floor_images(cfg, 50))"
+    )
+    run([sys.executable, "-c", code], project, timeout=300)
+    with np.load(drawn) as f, np.load(project / "data/mnist/floor.npz") as pipeline:
+        small, large, own = f["small"], f["large"], pipeline["images"]
+    with np.load(project / "reports/mnist_subset/subset.npz") as subset:
+        train = {image.tobytes() for image in subset["images"]}
+    assert np.array_equal(small, own[:12])
+    assert large.shape == (50, 32, 32) and large.dtype == np.uint8
+    assert len({image.tobytes() for image in large}) == 50 and not train & {image.tobytes() for image in large}
