@@ -36,11 +36,14 @@ class UNetConfig:
     prediction: str = "eps"  # what the last layer predicts: "eps" (ε, the lab's) or "v"; forward() returns ε̂
     groups: int = 8
     patch_size: int = 1  # >1: fold p×p pixel patches into channels first (pixel_unshuffle), unfold at the end
+    full_res_channels: int = 0  # >0 (with patch_size > 1): a residual block of this width at full resolution
+    # before the patches are folded and another after they are unfolded, joined by a skip connection
 
     def __post_init__(self) -> None:
         rules = Rules(self)
         for name in ("image_size", "channels", "base_channels", "groups", "patch_size", "blocks_per_level"):
             rules.integer(name, low=1)
+        rules.integer("full_res_channels", low=0)
         rules.integers("channel_mults", low=1)
         rules.flag("attention")
         rules.integers("attention_levels", low=0, empty=True)
@@ -68,6 +71,17 @@ class UNetConfig:
                 all(width % self.groups == 0 for width in self.widths),
                 f"every level's width (base_channels × channel_mults) must be a multiple of {self.groups} "
                 f"(GroupNorm groups); got {self.widths}",
+            )
+        if rules.ok("full_res_channels", "patch_size", "groups") and self.full_res_channels:
+            rules.that(
+                "full_res_channels",
+                self.patch_size > 1,
+                "a full-resolution block needs patches to fold (patch_size > 1); with patch_size 1 set it to 0",
+            )
+            rules.that(
+                "full_res_channels",
+                self.full_res_channels % self.groups == 0,
+                f"must be a multiple of {self.groups} (GroupNorm groups); got {self.full_res_channels}",
             )
         rules.raise_problems()
 
@@ -156,7 +170,12 @@ class UNet(nn.Module):
         emb_dim = 4 * config.base_channels
         g = config.groups
         self.time_mlp = nn.Sequential(nn.Linear(config.base_channels, emb_dim), nn.SiLU(), nn.Linear(emb_dim, emb_dim))
-        folded = config.channels * config.patch_size**2
+        p, full = config.patch_size, config.full_res_channels
+        if full:  # full resolution: a stem before the folding and a head after the unfolding (see forward)
+            self.stem_conv = nn.Conv2d(config.channels, full, 3, padding=1)
+            self.stem_block = ResidualBlock(full, full, emb_dim, g, config.dropout)
+            self.head_block = ResidualBlock(2 * full, full, emb_dim, g, config.dropout)
+        folded = (full or config.channels) * p**2
         self.conv_in = nn.Conv2d(folded, widths[0], 3, padding=1)
 
         self.down = nn.ModuleList()
@@ -186,8 +205,11 @@ class UNet(nn.Module):
             )
             if level > 0:
                 ch = widths[level - 1]
+        if full:
+            self.unfold_conv = nn.Conv2d(ch, folded, 3, padding=1)  # back to full resolution by pixel_shuffle
+            ch = full
         self.norm_out = nn.GroupNorm(g, ch)
-        self.conv_out = nn.Conv2d(ch, folded, 3, padding=1)
+        self.conv_out = nn.Conv2d(ch, config.channels * (1 if full else p**2), 3, padding=1)
         nn.init.zeros_(self.conv_out.weight)
         nn.init.zeros_(self.conv_out.bias)
         # NHWC weights: every conv then runs in oneDNN's / cuDNN's preferred layout. Same numbers up to
@@ -196,8 +218,9 @@ class UNet(nn.Module):
 
     def forward(self, x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
         emb = self.time_mlp(timestep_embedding(t, self.config.base_channels))
-        p = self.config.patch_size
-        h = self.conv_in(F.pixel_unshuffle(x, p) if p > 1 else x)
+        p, full = self.config.patch_size, self.config.full_res_channels
+        stem = self.stem_block(self.stem_conv(x), emb) if full else x
+        h = self.conv_in(F.pixel_unshuffle(stem, p) if p > 1 else stem)
         skips = []
         for block, down in zip(self.down, self.downsample):
             h = block(h, emb)
@@ -207,8 +230,10 @@ class UNet(nn.Module):
         for block, up in zip(self.up, self.upsample):
             h = block(torch.cat([h, skips.pop()], dim=1), emb)
             h = up(h)
+        if full:  # unfold to full resolution, join the stem's features, one more block there
+            h = self.head_block(torch.cat([F.pixel_shuffle(self.unfold_conv(h), p), stem], dim=1), emb)
         out = self.conv_out(F.silu(self.norm_out(h)))
-        out = F.pixel_shuffle(out, p) if p > 1 else out
+        out = F.pixel_shuffle(out, p) if p > 1 and not full else out
         if self.config.prediction == "v":  # ε̂ = √ᾱ_t v̂ + √(1 − ᾱ_t) x_t
             shape = (-1, 1, 1, 1)
             return self.sqrt_alpha_bars[t].view(shape) * out.float() + self.sqrt_one_minus_alpha_bars[t].view(shape) * x

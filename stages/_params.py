@@ -48,6 +48,7 @@ FIELDS: dict[str, dict[str, str]] = {
     "model": {
         "image_size": "data.image_size",
         "patch_size": "model.patch_size",
+        "full_res_channels": "model.full_res_channels",
         "base_channels": "model.base_channels",
         "channel_mults": "model.channel_mults",
         "attention": "model.attention",

@@ -24,7 +24,7 @@ PROJECT_FILES = ("stages", "ddpm_lab", "grader", "scripts", "dvc.yaml", "params.
 def tiny_params(root: Path, mnist_dir: Path) -> dict:
     params = yaml.safe_load((root / "params.yaml").read_text())
     params["data"].update(mnist_dir=str(mnist_dir), n_train=100)
-    params["model"].update(base_channels=8, channel_mults=[1, 2], patch_size=2)
+    params["model"].update(base_channels=8, channel_mults=[1, 2], patch_size=2, full_res_channels=8)
     params["train"].update(epochs=3, batch_size=16, checkpoint_every=1, warmup_steps=1, learning_rate=0.005)
     params["sampler"].update(steps=10, batch_size=16)
     params["fid"].update(n_generated=20, n_reference=20, n_floor=20, batch_size=10)

@@ -47,3 +47,31 @@ def test_the_committed_times_are_those_of_every_stage_of_the_committed_run(root)
     for stage, seconds in times["stage_seconds"].items():
         assert json.loads((root / "reports" / stage / "metrics.json").read_text())["seconds"] == seconds
     assert times["wall_seconds_with_setup"] > times["stages_seconds_total"] > 0
+
+
+def test_an_update_replaces_the_rerun_stages_and_moves_the_wall_time(root, tmp_path):
+    reports = tmp_path / "reports"
+    for stage, seconds in (("gaussian_demo", 0.25), ("train", 1500.0)):
+        (reports / stage).mkdir(parents=True)
+        (reports / stage / "metrics.json").write_text(json.dumps({"seconds": seconds}))
+    out = tmp_path / "times.json"
+    before = {
+        "date": "2026-01-01",
+        "cpu": "x",
+        "cores": 2,
+        "wall_seconds_with_setup": 3000.0,
+        "stage_seconds": {"gaussian_demo": 0.25, "train": 1000.0, "fid": 400.0},
+        "stages_seconds_total": 1400.25,
+    }
+    out.write_text(json.dumps(before))
+    (tmp_path / "rerun.log").write_text("Running stage 'train':\n> python stages/train.py\n")
+    script = root / "scripts" / "repro_times.py"
+    run = [sys.executable, str(script), str(tmp_path / "rerun.log"), "--reports", str(reports), "--out", str(out)]
+    subprocess.run([*run, "--update"], check=True, capture_output=True)
+    times = json.loads(out.read_text())
+    assert times["stage_seconds"] == {"gaussian_demo": 0.25, "train": 1500.0, "fid": 400.0}
+    assert times["wall_seconds_with_setup"] == 3500.0 and times["stages_seconds_total"] == 1900.2
+    assert times["rerun_stages"] == ["train"] and times["date"] == "2026-01-01"
+    (tmp_path / "other.log").write_text("Running stage 'digit_classifier':\n")
+    failed = subprocess.run([*run[:2], str(tmp_path / "other.log"), *run[3:], "--update"], capture_output=True, text=True)
+    assert failed.returncode != 0 and "no seconds to replace for digit_classifier" in failed.stderr

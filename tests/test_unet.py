@@ -13,6 +13,7 @@ from ddpm_lab.unet import UNet, UNetConfig, count_parameters
         UNetConfig(),
         UNetConfig(patch_size=2, channel_mults=(1, 2)),
         UNetConfig(base_channels=16, channel_mults=(1, 2, 2), attention=False),
+        UNetConfig(patch_size=2, channel_mults=(1, 2), full_res_channels=16),
     ],
 )
 def test_shapes_and_time_conditioning(config):
@@ -34,6 +35,29 @@ def test_config_refuses_sizes_it_cannot_halve():
         UNetConfig(image_size=30, channel_mults=(1, 2, 2))
     with pytest.raises(ValueError, match=r"multiple of 8 \(GroupNorm groups\); got \[12, 24, 24\]"):
         UNetConfig(base_channels=12)
+
+
+def test_full_resolution_blocks_are_trained_and_checked():
+    """With ``full_res_channels`` the image passes a block at 32×32 before the 2×2 folding and another after the
+    unfolding: both take part (their weights get gradients) and the output keeps the image's shape."""
+    config = UNetConfig(patch_size=2, channel_mults=(1, 2), full_res_channels=8)
+    torch.manual_seed(0)
+    model = UNet(config)
+    for p in model.parameters():
+        p.data += 0.01 * torch.randn_like(p)
+    x = torch.randn(2, 1, 32, 32)
+    out = model(x, torch.tensor([5, 250]))
+    assert out.shape == x.shape
+    out.square().mean().backward()
+    for part in (model.stem_conv, model.stem_block, model.head_block, model.unfold_conv):
+        assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in part.parameters())
+    assert model.conv_in.in_channels == 8 * 4 and model.conv_out.in_channels == 8 and model.conv_out.out_channels == 1
+    plain = UNet(dataclasses.replace(config, full_res_channels=0))
+    assert not hasattr(plain, "stem_block") and plain.conv_out.out_channels == 4
+    with pytest.raises(ValueError, match=r"full_res_channels: a full-resolution block needs patches to fold"):
+        UNetConfig(channel_mults=(1, 2), full_res_channels=16)
+    with pytest.raises(ValueError, match=r"full_res_channels: must be a multiple of 8 .*got 12"):
+        UNetConfig(patch_size=2, channel_mults=(1, 2), full_res_channels=12)
 
 
 def test_channels_last_layout_gives_the_plain_layouts_numbers():
