@@ -43,6 +43,10 @@ def wall_seconds(log: str) -> float | None:
     return round(int(found[-1][0]) * 60 + float(found[-1][1]), 1) if found else None
 
 
+def total(seconds: dict[str, float | None]) -> float:
+    return round(sum(s for s in seconds.values() if s), 1)
+
+
 def updated(summary: dict, rerun: dict[str, float | None]) -> dict:
     """``summary`` with the seconds of the stages in ``rerun`` replaced and its totals moved by the difference."""
     missing = sorted(stage for stage, seconds in rerun.items() if seconds is None or stage not in summary["stage_seconds"])
@@ -54,7 +58,7 @@ def updated(summary: dict, rerun: dict[str, float | None]) -> dict:
         **summary,
         "wall_seconds_with_setup": round(summary["wall_seconds_with_setup"] + delta, 1),
         "stage_seconds": stage_seconds,
-        "stages_seconds_total": round(sum(s for s in stage_seconds.values() if s), 1),
+        "stages_seconds_total": total(stage_seconds),
         "rerun_stages": sorted(set(summary.get("rerun_stages", [])) | set(rerun)),
         "rerun_date": datetime.date.today().isoformat(),
     }
@@ -90,7 +94,7 @@ def main() -> None:
         "cores": os.cpu_count(),
         "wall_seconds_with_setup": wall,
         "stage_seconds": seconds,
-        "stages_seconds_total": round(sum(s for s in seconds.values() if s), 1),
+        "stages_seconds_total": total(seconds),
     }
     io.write_text(args.out, json.dumps(summary, indent=1) + "\n")
     print(json.dumps(summary, indent=1))

@@ -61,6 +61,27 @@ def test_benchmark_times_ours_and_the_peer_and_writes_ratios(tmp_path):
     assert agreement["fid_difference"] == pytest.approx(abs(agreement["fid"]["onnxruntime"] - agreement["fid"]["clean-fid"]))
 
 
+def test_benchmark_times_the_unet_of_another_params_file_alone(tmp_path):
+    """--params times the model a params file describes; --skip-peer --skip-inception time nothing else."""
+    params = yaml.safe_load((ROOT / "params.yaml").read_text())
+    params["model"].update(base_channels=8, full_res_channels=0)
+    other, out = tmp_path / "params.yaml", tmp_path / "bench.json"
+    other.write_text(yaml.safe_dump(params))
+    cmd = [sys.executable, str(ROOT / "scripts/benchmark.py"), "--out", str(out), "--params", str(other)]
+    cmd += ["--skip-peer", "--skip-inception", "--train-batch", "2", "--train-steps", "1", "--sample-batches", "2"]
+    cmd += ["--sample-steps", "1"]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300, env={**os.environ, "OMP_NUM_THREADS": "1"})
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    result = json.loads(out.read_text())
+    sys.path.insert(0, str(ROOT))
+    from ddpm_lab.unet import UNet, UNetConfig, count_parameters
+
+    small = UNetConfig(base_channels=8, channel_mults=(1, 2), patch_size=params["model"]["patch_size"])
+    assert result["ours"]["parameters"] == count_parameters(UNet(small))
+    assert result["ours"]["train_images_per_s"] > 0 and result["settings"]["params"] == str(other)
+    assert "peer" not in result and "inception" not in result
+
+
 @pytest.mark.slow
 def test_gpu_check_runs_end_to_end_on_a_cpu_at_tiny_sizes(tmp_path):
     """The GPU script as it will run there: every phase, a whole `dvc repro` of a fresh copy, the goals."""
