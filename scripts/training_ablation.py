@@ -61,6 +61,7 @@ LEVERS: dict[str, dict] = {
     "three levels (16, 8, 4)": {"model.channel_mults": [1, 2, 2]},
     "patch 1 (32, 16; attention at 16x16)": {"model.patch_size": 1},
     "full-resolution blocks (16 wide)": {"model.full_res_channels": 16},
+    "full-resolution blocks (8 wide)": {"model.full_res_channels": 8},
     "no attention": {"model.attention": False},
     "attention at 8x8 too": {"model.attention_levels": [1]},
     "dropout 0.1": {"model.dropout": 0.1},
