@@ -1,8 +1,12 @@
 """A small time-conditional U-Net ε̂(x_t, t, w) for 32×32 single-channel images (Task 6).
 
-Shaped for a 2-core CPU: a few hundred thousand parameters, residual blocks with GroupNorm and a
-sinusoidal time embedding, self-attention in the middle block at the coarsest resolution (8×8 = 64 tokens, where
-it is cheap) and wherever ``attention_levels`` adds it, and skip connections concatenated on the way up.
+Shaped for a 2-core CPU (about a million parameters at the pipeline's settings): residual blocks with GroupNorm and
+a sinusoidal time embedding, self-attention in the middle block at the coarsest resolution (8×8 = 64 tokens, where
+it is cheap) and wherever ``attention_levels`` adds it, and skip connections concatenated on the way up. With
+``patch_size`` p > 1 the levels run on p×p patches folded into channels (pixel_unshuffle), so most of the work
+happens at 16×16 and 8×8; ``full_res_channels`` adds a narrow path at full resolution around the folded U-Net: a
+stem (a convolution, and a residual block unless ``full_res_stem_block`` is off) before the folding and a residual
+block after the unfolding, joined by a skip connection, where the fine strokes of a digit are drawn.
 
 Whatever its last layer predicts, the U-Net returns ε̂: with ``prediction="v"`` the layer predicts
 v = √ᾱ_t ε − √(1 − ᾱ_t) x_0 (Salimans & Ho, 2022) and :meth:`UNet.forward` turns it into
@@ -38,12 +42,16 @@ class UNetConfig:
     patch_size: int = 1  # >1: fold p×p pixel patches into channels first (pixel_unshuffle), unfold at the end
     full_res_channels: int = 0  # >0 (with patch_size > 1): a residual block of this width at full resolution
     # before the patches are folded and another after they are unfolded, joined by a skip connection
+    full_res_groups: int = 8  # GroupNorm groups at full resolution (groups == channels: each channel alone)
+    full_res_stem_block: bool = True  # False: before the folding only the stem convolution, no residual block
 
     def __post_init__(self) -> None:
         rules = Rules(self)
         for name in ("image_size", "channels", "base_channels", "groups", "patch_size", "blocks_per_level"):
             rules.integer(name, low=1)
         rules.integer("full_res_channels", low=0)
+        rules.integer("full_res_groups", low=1)
+        rules.flag("full_res_stem_block")
         rules.integers("channel_mults", low=1)
         rules.flag("attention")
         rules.integers("attention_levels", low=0, empty=True)
@@ -72,7 +80,7 @@ class UNetConfig:
                 f"every level's width (base_channels × channel_mults) must be a multiple of {self.groups} "
                 f"(GroupNorm groups); got {self.widths}",
             )
-        if rules.ok("full_res_channels", "patch_size", "groups") and self.full_res_channels:
+        if rules.ok("full_res_channels", "patch_size", "full_res_groups") and self.full_res_channels:
             rules.that(
                 "full_res_channels",
                 self.patch_size > 1,
@@ -80,8 +88,9 @@ class UNetConfig:
             )
             rules.that(
                 "full_res_channels",
-                self.full_res_channels % self.groups == 0,
-                f"must be a multiple of {self.groups} (GroupNorm groups); got {self.full_res_channels}",
+                self.full_res_channels % self.full_res_groups == 0,
+                f"must be a multiple of full_res_groups ({self.full_res_groups}, its GroupNorm groups); "
+                f"got {self.full_res_channels}",
             )
         rules.raise_problems()
 
@@ -172,9 +181,10 @@ class UNet(nn.Module):
         self.time_mlp = nn.Sequential(nn.Linear(config.base_channels, emb_dim), nn.SiLU(), nn.Linear(emb_dim, emb_dim))
         p, full = config.patch_size, config.full_res_channels
         if full:  # full resolution: a stem before the folding and a head after the unfolding (see forward)
+            fg = config.full_res_groups
             self.stem_conv = nn.Conv2d(config.channels, full, 3, padding=1)
-            self.stem_block = ResidualBlock(full, full, emb_dim, g, config.dropout)
-            self.head_block = ResidualBlock(2 * full, full, emb_dim, g, config.dropout)
+            self.stem_block = ResidualBlock(full, full, emb_dim, fg, config.dropout) if config.full_res_stem_block else None
+            self.head_block = ResidualBlock(2 * full, full, emb_dim, fg, config.dropout)
         folded = (full or config.channels) * p**2
         self.conv_in = nn.Conv2d(folded, widths[0], 3, padding=1)
 
@@ -207,7 +217,7 @@ class UNet(nn.Module):
                 ch = widths[level - 1]
         if full:
             self.unfold_conv = nn.Conv2d(ch, folded, 3, padding=1)  # back to full resolution by pixel_shuffle
-            ch = full
+            ch, g = full, config.full_res_groups
         self.norm_out = nn.GroupNorm(g, ch)
         self.conv_out = nn.Conv2d(ch, config.channels * (1 if full else p**2), 3, padding=1)
         nn.init.zeros_(self.conv_out.weight)
@@ -219,7 +229,8 @@ class UNet(nn.Module):
     def forward(self, x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
         emb = self.time_mlp(timestep_embedding(t, self.config.base_channels))
         p, full = self.config.patch_size, self.config.full_res_channels
-        stem = self.stem_block(self.stem_conv(x), emb) if full else x
+        stem = self.stem_conv(x) if full else x
+        stem = self.stem_block(stem, emb) if full and self.stem_block is not None else stem
         h = self.conv_in(F.pixel_unshuffle(stem, p) if p > 1 else stem)
         skips = []
         for block, down in zip(self.down, self.downsample):

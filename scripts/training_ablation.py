@@ -50,7 +50,14 @@ TRAINED = "the pipeline's model (dvc repro)"
 # The recipe every lever changes one thing of, whatever params.yaml's defaults are now: the pipeline's earlier
 # defaults (base 32, constant learning rate) with the EMA warm-up, without which a 50-epoch EMA still holds ~10 % of
 # its random initialisation (0.999^2350) and every short row measures mostly that.
-BASELINE = {"model.base_channels": 32, "train.lr_schedule": "constant", "train.ema_warmup": True}
+BASELINE = {
+    "model.base_channels": 32,
+    "model.full_res_channels": 0,
+    "model.full_res_groups": 8,
+    "model.full_res_stem_block": True,
+    "train.lr_schedule": "constant",
+    "train.ema_warmup": True,
+}
 # lever → the params.yaml keys it changes on top of BASELINE
 LEVERS: dict[str, dict] = {
     "baseline": {},
@@ -62,6 +69,11 @@ LEVERS: dict[str, dict] = {
     "patch 1 (32, 16; attention at 16x16)": {"model.patch_size": 1},
     "full-resolution blocks (16 wide)": {"model.full_res_channels": 16},
     "full-resolution blocks (8 wide)": {"model.full_res_channels": 8},
+    "full-resolution blocks (8 wide, 2 groups)": {"model.full_res_channels": 8, "model.full_res_groups": 2},
+    "full-resolution block after the unfolding only (16 wide)": {
+        "model.full_res_channels": 16,
+        "model.full_res_stem_block": False,
+    },
     "no attention": {"model.attention": False},
     "attention at 8x8 too": {"model.attention_levels": [1]},
     "dropout 0.1": {"model.dropout": 0.1},

@@ -49,6 +49,8 @@ FIELDS: dict[str, dict[str, str]] = {
         "image_size": "data.image_size",
         "patch_size": "model.patch_size",
         "full_res_channels": "model.full_res_channels",
+        "full_res_groups": "model.full_res_groups",
+        "full_res_stem_block": "model.full_res_stem_block",
         "base_channels": "model.base_channels",
         "channel_mults": "model.channel_mults",
         "attention": "model.attention",

@@ -82,6 +82,36 @@ def test_benchmark_times_the_unet_of_another_params_file_alone(tmp_path):
     assert "peer" not in result and "inception" not in result
 
 
+def test_step_times_compares_variants_of_the_params_in_one_process(tmp_path):
+    """scripts/step_times.py: one row per variant (params.yaml first, at ratio 1), the model each -S describes;
+    a bad override stops it with one line naming the override and the key."""
+    params = yaml.safe_load((ROOT / "params.yaml").read_text())
+    params["model"].update(base_channels=8, full_res_channels=8, full_res_groups=8, full_res_stem_block=False)
+    params["train"]["batch_size"] = 2
+    tiny = tmp_path / "params.yaml"
+    tiny.write_text(yaml.safe_dump(params))
+    cmd = [sys.executable, str(ROOT / "scripts/step_times.py"), "--params", str(tiny), "--rounds", "2", "--steps", "1"]
+    cmd += ["--sample-batch", "2", "--sample-images", "2", "-S", "model.full_res_stem_block=true"]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300, env=env)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    rows = {line.split()[0]: line.split()[1:] for line in proc.stdout.splitlines()[2:]}
+    assert list(rows) == ["params.yaml", "model.full_res_stem_block=true"]
+    sys.path.insert(0, str(ROOT))
+    from ddpm_lab.unet import UNet, UNetConfig, count_parameters
+
+    lean = UNetConfig(base_channels=8, channel_mults=(1, 2), patch_size=2, full_res_channels=8, full_res_stem_block=False)
+    with_stem = UNetConfig(base_channels=8, channel_mults=(1, 2), patch_size=2, full_res_channels=8)
+    assert [int(cells[0]) for cells in rows.values()] == [count_parameters(UNet(lean)), count_parameters(UNet(with_stem))]
+    assert rows["params.yaml"][2] == "(1.00x)" and float(rows["model.full_res_stem_block=true"][1]) > 0
+    bad = subprocess.run([*cmd[:-2], "-S", "model.full_res_groups=3"], capture_output=True, text=True, env=env)
+    assert bad.returncode != 0
+    assert bad.stderr.strip().splitlines()[-1] == (
+        "-S model.full_res_groups=3: model.full_res_channels: must be a multiple of full_res_groups (3, its GroupNorm "
+        "groups); got 8"
+    )
+
+
 @pytest.mark.slow
 def test_gpu_check_runs_end_to_end_on_a_cpu_at_tiny_sizes(tmp_path):
     """The GPU script as it will run there: every phase, a whole `dvc repro` of a fresh copy, the goals."""

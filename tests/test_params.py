@@ -52,7 +52,13 @@ def load_with(settings, every_config, params, tmp_path):
 def test_every_config_is_built_from_the_shipped_params(settings, every_config, good, tmp_path):
     cfg = load_with(settings, every_config, good, tmp_path)
     assert cfg.model == UNetConfig(
-        image_size=32, base_channels=48, channel_mults=(1, 2), attention=True, patch_size=2, full_res_channels=16
+        image_size=32,
+        base_channels=48,
+        channel_mults=(1, 2),
+        attention=True,
+        patch_size=2,
+        full_res_channels=16,
+        full_res_stem_block=False,
     )
     assert (cfg.train.lr_schedule, cfg.train.ema_warmup, cfg.train.loss_weighting) == ("cosine", True, "none")
     assert cfg.sample_grid.trajectory == (500, 400, 300, 200, 100, 0)

@@ -56,8 +56,28 @@ def test_full_resolution_blocks_are_trained_and_checked():
     assert not hasattr(plain, "stem_block") and plain.conv_out.out_channels == 4
     with pytest.raises(ValueError, match=r"full_res_channels: a full-resolution block needs patches to fold"):
         UNetConfig(channel_mults=(1, 2), full_res_channels=16)
-    with pytest.raises(ValueError, match=r"full_res_channels: must be a multiple of 8 .*got 12"):
+    with pytest.raises(ValueError, match=r"full_res_channels: must be a multiple of full_res_groups \(8, .*got 12"):
         UNetConfig(patch_size=2, channel_mults=(1, 2), full_res_channels=12)
+
+
+def test_full_resolution_options_change_only_what_they_name():
+    """``full_res_groups`` sets the GroupNorm groups of the full-resolution blocks alone; with
+    ``full_res_stem_block=False`` the stem is the convolution only and the block after the unfolding stays."""
+    config = UNetConfig(patch_size=2, channel_mults=(1, 2), full_res_channels=8, full_res_groups=2)
+    model = UNet(config)
+    assert {m.num_groups for m in (model.head_block.norm1, model.head_block.norm2, model.norm_out)} == {2}
+    assert model.down[0].blocks[0].norm1.num_groups == 8 and model.stem_block.norm1.num_groups == 2
+    lean = UNet(dataclasses.replace(config, full_res_stem_block=False))
+    assert lean.stem_block is None and isinstance(lean.head_block, torch.nn.Module)
+    assert count_parameters(lean) == count_parameters(model) - count_parameters(model.stem_block)
+    x = torch.randn(2, 1, 32, 32)
+    for p in lean.parameters():
+        p.data += 0.01 * torch.randn_like(p)
+    out = lean(x, torch.tensor([5, 250]))
+    out.square().mean().backward()
+    assert out.shape == x.shape and lean.stem_conv.weight.grad.abs().sum() > 0
+    with pytest.raises(ValueError, match=r"full_res_channels: must be a multiple of full_res_groups \(4, .*got 10"):
+        UNetConfig(patch_size=2, channel_mults=(1, 2), full_res_channels=10, full_res_groups=4)
 
 
 def test_channels_last_layout_gives_the_plain_layouts_numbers():
