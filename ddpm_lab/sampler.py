@@ -14,7 +14,9 @@ reports/ablation/table.md has what each costs or buys):
   x_T = √ᾱ_T · m + √(1 − ᾱ_T) · ε with m the mean training image (what eq. 27 actually gives at t = T);
 - ``variance``: ``"posterior"`` σ_q²(t) as the lab says, or ``"beta"`` (1 − α_t);
 - ``steps``: fewer than T steps, on an evenly spaced subsequence of 1..T (respacing, as in improved DDPM):
-  the same update with the schedule re-derived on that subsequence, ᾱ kept.
+  the same update with the schedule re-derived on that subsequence, ᾱ kept;
+- ``eta``: the scale η of each step's fresh noise, σ = η · σ_q with the mean adjusted (DDIM's family,
+  :func:`step_noise`): 1 is the lab's sampler, 0 DDIM's deterministic one, above 1 more noise and less of ε̂.
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ class SamplerConfig:
     start: str = "standard_normal"
     variance: str = "posterior"
     clip_x0: bool = False
+    eta: float = 1.0  # σ = η·σ_q: 1 eq. (33) as the lab writes it; 0 no fresh noise after x_T (DDIM); above 1 more
     batch_size: int = 500
     use_ema: bool = True  # which weights of the trained model to sample with: for whoever loads the model
 
@@ -47,6 +50,9 @@ class SamplerConfig:
         rules.choice("start", ("standard_normal", "forward_marginal"))
         rules.choice("variance", ("posterior", "beta"))
         rules.flag("clip_x0")
+        rules.number("eta", low=0)
+        if rules.ok("eta", "variance") and self.eta != 1:
+            rules.that("eta", self.variance == "posterior", f"other than 1 needs variance 'posterior', got {self.variance!r}")
         rules.flag("use_ema")
         rules.integer("batch_size", low=1)
         rules.raise_problems()
@@ -57,6 +63,7 @@ class SamplerConfig:
             f"{'EMA' if self.use_ema else 'raw'} weights, x_T from {self.start.replace('_', ' ')}, "
             f"{min(self.steps or total_steps, total_steps)} of {total_steps} steps, "
             f"{self.variance} variance{', x_0 clipped' if self.clip_x0 else ''}"
+            f"{f', eta {self.eta:g}' if self.eta != 1 else ''}"
         )
 
 
@@ -114,6 +121,30 @@ def backward_step(
     # STUB: raise NotImplementedError("Task 5: one step of the backward process, eq. (33)")
 
 
+def step_noise(schedule: NoiseSchedule, eps: torch.Tensor, t: int, eta: float, z: torch.Tensor) -> torch.Tensor:
+    """The noise z' that :func:`backward_step` scales by σ_q(t) so that the lab's step becomes a step of DDIM's
+    family (Song, Meng and Ermon, 2021, eq. 12) with σ(t) = η · σ_q(t):
+
+        x_{t−1} = √ᾱ_{t−1} · x̂_0 + √(1 − ᾱ_{t−1} − σ²(t)) · ε̂ + σ(t) · z.
+
+    1. σ²(t) = min(η² σ_q²(t), 1 − ᾱ_{t−1}): η = 0 adds no fresh noise after x_T (DDIM's deterministic
+       sampler), η = 1 is the lab's σ_q of eq. (28), and at the cap the step keeps nothing of ε̂: it re-noises
+       x̂_0 with fresh noise alone.
+    2. Eq. (35)'s mean is √ᾱ_{t−1} · x̂_0 + √(1 − ᾱ_{t−1} − σ_q²(t)) · ε̂ (x̂_0 from eq. 27 solved for x_0), so
+       the line above is μ_p + σ_q(t) · z' with
+       z' = (σ / σ_q) · z + c_t · ε̂,   c_t = (√(1 − ᾱ_{t−1} − σ²) − √(1 − ᾱ_{t−1} − σ_q²)) / σ_q.
+       With ``clip_x0`` the mean is eq. (29)'s of the clipped x̂_0 and z' the same: DDIM's step where nothing is
+       clipped.
+
+    ``t`` ≥ 2 (at t = 1 no noise is added and σ_q(1) = 0).
+    """
+    variance = schedule.posterior_variance[t]
+    rest = 1 - schedule.alpha_bars[t - 1]
+    sigma2 = torch.clamp(eta**2 * variance, max=rest)  # 1
+    c_t = ((rest - sigma2).sqrt() - (rest - variance).sqrt()) / variance.sqrt()  # 2
+    return (sigma2 / variance).sqrt().item() * z + c_t.item() * eps
+
+
 @torch.no_grad()
 def sample(
     model: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
@@ -128,8 +159,10 @@ def sample(
     observe: Callable[[int, torch.Tensor], None] | None = None,
 ) -> torch.Tensor:
     """Draw ``n`` samples (n, *shape) in model range, batch by batch; the same seed gives the same samples.
-    ``progress(done, total)`` after each step of each batch; ``observe(t, x_t)`` with each batch's x_T and then
-    with x_t after each step (t on the original 0..T scale), for a figure of the trajectory.
+    Each step is :func:`backward_step`, its fresh noise z mixed with the predicted noise by :func:`step_noise`
+    where ``config.eta`` is not 1. ``progress(done, total)`` after each step of each batch; ``observe(t, x_t)``
+    with each batch's x_T and then with x_t after each step (t on the original 0..T scale), for a figure of the
+    trajectory.
 
     All randomness comes from one CPU generator seeded with ``seed`` and is drawn in a fixed order, so the
     result does not depend on the device beyond floating-point rounding.
@@ -149,6 +182,8 @@ def sample(
             with mixed_precision(device):
                 eps = model(x, taus[torch.full((size,), i, dtype=torch.long)].to(device)).float()
             z = torch.randn((size, *shape), generator=generator).to(device) if i > 1 else None
+            if z is not None and config.eta != 1:
+                z = step_noise(sub, eps, i, config.eta, z)
             x = backward_step(sub, x, eps, i, config, z)
             if observe:
                 observe(int(taus[i - 1]), x)

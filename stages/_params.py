@@ -78,6 +78,7 @@ FIELDS: dict[str, dict[str, str]] = {
         "start": "sampler.start",
         "variance": "sampler.variance",
         "clip_x0": "sampler.clip_x0",
+        "eta": "sampler.eta",
         "use_ema": "sampler.use_ema",
         "batch_size": "sampler.batch_size",
     },

@@ -1,6 +1,8 @@
+import pytest
 import torch
 
-from ddpm_lab.sampler import SamplerConfig, Trajectory, backward_step, respaced, sample
+from ddpm_lab.errors import ConfigError
+from ddpm_lab.sampler import SamplerConfig, Trajectory, backward_step, respaced, sample, step_noise
 from ddpm_lab.schedule import NoiseSchedule
 
 
@@ -20,6 +22,63 @@ def test_sampler_recovers_the_single_training_image_with_the_exact_noise_predict
     out = sample(oracle(s, target), s, 8, (1, 4, 4), SamplerConfig(batch_size=8), seed=0)
     assert out.shape == (8, 1, 4, 4)
     assert torch.allclose(out, target.expand_as(out), atol=1e-3)
+
+
+@pytest.mark.parametrize("eta", [0.0, 0.5, 1.5])
+def test_the_sampler_with_less_fresh_noise_also_recovers_the_training_image(eta):
+    s = NoiseSchedule.linear(0.9999, 0.98, 500)
+    target = torch.linspace(-1, 1, 16).reshape(1, 1, 4, 4)
+    out = sample(oracle(s, target), s, 8, (1, 4, 4), SamplerConfig(steps=50, eta=eta, batch_size=8), seed=0)
+    assert torch.allclose(out, target.expand_as(out), atol=1e-3)
+
+
+def test_step_noise_makes_the_labs_step_ddims_step_computed_from_alpha_bar_alone():
+    s, _ = respaced(NoiseSchedule.linear(0.9999, 0.98, 500), 50)
+    g = torch.Generator().manual_seed(0)
+    x_t, eps, z = (torch.randn(3, 1, 4, 4, generator=g) for _ in range(3))
+    for eta in (0.0, 0.4, 1.0, 1.3, 50.0):
+        for t in (2, 25, 50):
+            ab, ab_prev = s.alpha_bars[t].double(), s.alpha_bars[t - 1].double()
+            var = (1 - ab_prev) / (1 - ab) * (1 - ab / ab_prev)  # sigma_q^2 of eq. (28)
+            sigma2 = min(eta**2 * var, 1 - ab_prev)  # capped where no predicted noise is left
+            x0 = (x_t - (1 - ab).sqrt() * eps) / ab.sqrt()
+            ddim = ab_prev.sqrt() * x0 + (1 - ab_prev - sigma2).sqrt() * eps + sigma2.sqrt() * z
+            got = backward_step(s, x_t, eps, t, SamplerConfig(eta=eta), step_noise(s, eps, t, eta, z))
+            assert torch.allclose(got.double(), ddim.double(), atol=1e-4), (eta, t)
+            if eta == 50.0:  # at the cap: x_0's estimate re-noised with fresh noise alone
+                assert torch.allclose(got.double(), (ab_prev.sqrt() * x0 + (1 - ab_prev).sqrt() * z).double(), atol=1e-4)
+    assert torch.allclose(step_noise(s, eps, 25, 1.0, z), z)  # eta 1: the lab's fresh noise
+
+
+def test_eta_zero_adds_no_fresh_noise_after_x_T():
+    s = NoiseSchedule.linear(0.9999, 0.98, 100)
+    model = lambda x, t: 0.1 * x  # noqa: E731
+    starts = []
+    out = sample(
+        model,
+        s,
+        4,
+        (1, 3, 3),
+        SamplerConfig(eta=0.0, batch_size=4),
+        seed=3,
+        observe=lambda t, x: starts.append(x) if t == 100 else None,
+    )
+    x = starts[0]  # the same x_T, then the deterministic steps by hand
+    for t in range(100, 0, -1):
+        ab, ab_prev = s.alpha_bars[t], s.alpha_bars[t - 1]
+        eps = model(x, t)
+        x = ab_prev.sqrt() * (x - (1 - ab).sqrt() * eps) / ab.sqrt() + (1 - ab_prev).sqrt() * eps
+    assert torch.allclose(out, x, atol=1e-4)
+    lab = sample(model, s, 4, (1, 3, 3), SamplerConfig(batch_size=4), seed=3)
+    assert not torch.allclose(out, lab, atol=1e-2)
+
+
+def test_eta_is_checked_with_the_variance_it_needs():
+    with pytest.raises(ConfigError, match="eta"):
+        SamplerConfig(eta=-0.5)
+    with pytest.raises(ConfigError, match="posterior"):
+        SamplerConfig(eta=0.5, variance="beta")
+    assert SamplerConfig(eta=1.0, variance="beta").eta == 1.0
 
 
 def test_clipping_x0_changes_nothing_when_the_prediction_is_in_range():
