@@ -25,7 +25,7 @@ def test_sampler_recovers_the_single_training_image_with_the_exact_noise_predict
 
 
 @pytest.mark.parametrize("eta", [0.0, 0.5, 1.5])
-def test_the_sampler_with_less_fresh_noise_also_recovers_the_training_image(eta):
+def test_the_sampler_at_other_noise_scales_also_recovers_the_training_image(eta):
     s = NoiseSchedule.linear(0.9999, 0.98, 500)
     target = torch.linspace(-1, 1, 16).reshape(1, 1, 4, 4)
     out = sample(oracle(s, target), s, 8, (1, 4, 4), SamplerConfig(steps=50, eta=eta, batch_size=8), seed=0)
