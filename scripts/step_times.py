@@ -14,18 +14,17 @@ from __future__ import annotations
 import argparse
 import statistics
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 import torch
-import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "stages"))
 sys.path.insert(0, str(ROOT))
 
-from _params import ParamError, load, read, with_overrides  # noqa: E402
+from _overrides import configs_with, parse_pairs  # noqa: E402
+from _params import ParamError  # noqa: E402
 
 from ddpm_lab.schedule import NoiseSchedule, q_sample  # noqa: E402
 from ddpm_lab.training import TrainConfig  # noqa: E402
@@ -34,22 +33,19 @@ from ddpm_lab.unet import UNet, UNetConfig, count_parameters  # noqa: E402
 
 def parse_overrides(text: str) -> dict:
     """``a.b=1,c.d=true`` → {"a.b": 1, "c.d": True}, each value read as YAML (as `dvc exp run -S` reads it)."""
-    pairs = [item.split("=", 1) for item in text.split(",") if item]
-    if any(len(pair) != 2 for pair in pairs):
-        raise SystemExit(f"-S {text}: expected key=value[,key=value…]")
-    return {key: yaml.safe_load(value) for key, value in pairs}
+    try:
+        return parse_pairs([item for item in text.split(",") if item])
+    except ValueError:
+        raise SystemExit(f"-S {text}: expected key=value[,key=value…]") from None
 
 
 def configs(params_file: Path, overrides: dict):
     """params.yaml with ``overrides``, checked as a stage checks it: a bad value stops before any timing."""
-    with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / "params.yaml"
-        path.write_text(yaml.safe_dump(with_overrides(read(params_file), overrides)))
-        try:
-            return load(path, {"schedule": NoiseSchedule.linear, "model": UNetConfig, "train": TrainConfig})
-        except ParamError as error:
-            problems = str(error).replace(f"{path}: ", "")
-            raise SystemExit(f"-S {','.join(f'{k}={v}' for k, v in overrides.items())}: {problems}") from None
+    try:
+        return configs_with(params_file, overrides, {"schedule": NoiseSchedule.linear, "model": UNetConfig, "train": TrainConfig})
+    except ParamError as error:
+        problems = "; ".join(line.split(": ", 1)[-1] for line in str(error).splitlines())
+        raise SystemExit(f"-S {','.join(f'{k}={v}' for k, v in overrides.items())}: {problems}") from None
 
 
 class Variant:

@@ -10,6 +10,7 @@ minutes that 200 epochs of that row's training take here.
     .venv/bin/python scripts/training_ablation.py --epochs 50 --n 1000                       # proxy rows, ranked
     .venv/bin/python scripts/training_ablation.py --epochs 200 --n 2000 --only baseline "cosine lr"   # full length
     .venv/bin/python scripts/training_ablation.py --n 5000 --trained     # the pipeline's own model, beside the floor
+    .venv/bin/python scripts/training_ablation.py --n 2000 --trained --sampler steps=500   # ... sampled otherwise
 
 The table is rewritten after each row and a row already in it (same lever, epochs and n) is not run again, so an
 interrupted run resumes. Writes reports/training_ablation/table.csv, table.md and grids_<epochs>_epochs.png.
@@ -22,7 +23,6 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -34,7 +34,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "stages"))
 
-from _params import Device, Fid, Mnist, artifacts, load, read, with_overrides  # noqa: E402
+from _overrides import configs_with, parse_pairs  # noqa: E402
+from _params import Device, Fid, Mnist, artifacts  # noqa: E402
 
 from ddpm_lab import data, fid, io, plots  # noqa: E402
 from ddpm_lab.progress import Bar  # noqa: E402
@@ -46,6 +47,7 @@ from ddpm_lab.unet import UNet, UNetConfig, count_parameters, load_trained  # no
 PATHS = artifacts(ROOT)
 FLOOR = "real images (floor)"
 TRAINED = "the pipeline's model (dvc repro)"
+TRAINED_SAMPLED = "the pipeline's model sampled with {}"
 
 # The recipe every lever changes one thing of, whatever params.yaml's defaults are now: the pipeline's earlier
 # defaults (base 32, constant learning rate) with the EMA warm-up, without which a 50-epoch EMA still holds ~10 % of
@@ -103,11 +105,7 @@ BUILDERS = {
 def configs(params_file: Path, overrides: dict, epochs: int | None):
     """params.yaml with ``overrides`` (dotted keys), checked as a stage checks it; the epochs set to ``epochs``
     (None: params.yaml's)."""
-    params = with_overrides(read(params_file), overrides)
-    with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / "params.yaml"
-        path.write_text(yaml.safe_dump(params))
-        cfg = load(path, BUILDERS)
+    cfg = configs_with(params_file, overrides, BUILDERS)
     if epochs is not None:
         cfg.train = dataclasses.replace(cfg.train, epochs=epochs)
     return cfg
@@ -203,7 +201,20 @@ def main() -> None:
         action="store_true",
         help=f"measure the pipeline's trained model ({PATHS['model'].relative_to(ROOT)}) instead of training rows",
     )
+    parser.add_argument(
+        "--sampler",
+        nargs="+",
+        default=[],
+        metavar="KEY=VALUE",
+        help="with --trained: sample it with these sampler keys changed (a row of its own), e.g. steps=500 use_ema=false",
+    )
     args = parser.parse_args()
+    if args.sampler and not args.trained:
+        parser.error("--sampler changes how the pipeline's trained model is sampled: it needs --trained")
+    try:
+        sampler = parse_pairs(args.sampler, prefix="sampler.")  # {"sampler.steps": 500}: params.yaml's keys
+    except ValueError as error:
+        parser.error(f"--sampler takes KEY=VALUE pairs of params.yaml's sampler section: {error}")
 
     import pandas as pd
 
@@ -242,10 +253,11 @@ def main() -> None:
         measured.pop("near_copies")  # they are MNIST training images themselves
         save({"lever": FLOOR, "epochs": 0, "n": len(real), **measured}, None)
     if args.trained:
-        base = configs(args.params, {}, None)
-        if (TRAINED, base.train.epochs, args.n) not in done:
+        base = configs(args.params, sampler, None)
+        label = TRAINED if not sampler else TRAINED_SAMPLED.format(", ".join(f"{k} {v}" for k, v in sampler.items()))
+        if (label, base.train.epochs, args.n) not in done:
             net = load_trained(PATHS["model"], base.model, base.schedule, ema=base.sampler.use_ema)
-            row = {"lever": TRAINED, "epochs": base.train.epochs, "n": args.n, "parameters": count_parameters(net)}
+            row = {"lever": label, "epochs": base.train.epochs, "n": args.n, "parameters": count_parameters(net)}
             save(*measure_model(row, net, base, images, args.n, measures))
         return
     for lever in args.only or LEVERS:

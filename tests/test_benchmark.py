@@ -137,3 +137,24 @@ def test_gpu_check_runs_end_to_end_on_a_cpu_at_tiny_sizes(tmp_path):
     goals = result["goals"]
     assert goals["dvc_repro"]["measured_s"] == result["repro"]["wall_s"]
     assert goals["train_200_epochs"]["met"] == (goals["train_200_epochs"]["measured_s"] <= 15)
+
+
+def test_overrides_read_values_as_yaml_and_break_the_stages_rules_loudly(tmp_path):
+    """scripts/_overrides.py: `-S`-style pairs become dotted keys with YAML values; a variant is built and checked
+    by the stages' own rules, every broken one named."""
+    sys.path[:0] = [str(ROOT / "scripts"), str(ROOT / "stages"), str(ROOT)]
+    from _overrides import configs_with, parse_pairs
+    from _params import ParamError
+
+    from ddpm_lab.sampler import SamplerConfig
+
+    pairs = parse_pairs(["steps=500", "use_ema=false", "eta=1.3"], prefix="sampler.")
+    assert pairs == {"sampler.steps": 500, "sampler.use_ema": False, "sampler.eta": 1.3}
+    with pytest.raises(ValueError, match="'steps'"):
+        parse_pairs(["steps"])
+    cfg = configs_with(ROOT / "params.yaml", pairs, {"sampler": SamplerConfig})
+    assert (cfg.sampler.steps, cfg.sampler.use_ema, cfg.sampler.eta) == (500, False, 1.3)
+    with pytest.raises(ParamError) as error:
+        configs_with(ROOT / "params.yaml", {"sampler.eta": -1, "sampler.batch_size": 0}, {"sampler": SamplerConfig})
+    problems = sorted(line.split(": ", 1)[1] for line in error.value.lines)
+    assert problems == ["sampler.batch_size: must be >= 1, got 0", "sampler.eta: must be >= 0, got -1"]

@@ -360,6 +360,12 @@ def test_training_ablation_trains_each_lever_and_resumes_its_table(project, root
     assert trained["epochs"] == yaml.safe_load((project / "params.yaml").read_text())["train"]["epochs"]
     assert trained["fid"] > 0 and trained["n"] == 6 and pd.isna(trained["cpu_minutes_per_200_epochs"])
 
+    run([sys.executable, script, *common, "--trained", "--sampler", "steps=2", "use_ema=false"], project, timeout=900)
+    table = pd.read_csv(out / "table.csv")  # the same model sampled otherwise: a row of its own, named by its keys
+    resampled = table.iloc[-1]
+    assert len(table) == 6 and resampled["lever"] == "the pipeline's model sampled with sampler.steps 2, sampler.use_ema False"
+    assert resampled["fid"] > 0 and resampled["fid"] != trained["fid"] and resampled["parameters"] == trained["parameters"]
+
 
 def test_training_ablation_draws_a_larger_floor_outside_the_subset(project, tmp_path):
     """For an n above the pipeline's 20 floor images, the script's floor is n MNIST training images outside the
