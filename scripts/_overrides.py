@@ -10,7 +10,7 @@ from types import SimpleNamespace
 from typing import Any
 
 import yaml
-from _params import load, read, with_overrides
+from _params import ParamError, load, read, with_overrides
 
 
 def parse_pairs(pairs: list[str], prefix: str = "") -> dict[str, Any]:
@@ -27,8 +27,12 @@ def parse_pairs(pairs: list[str], prefix: str = "") -> dict[str, Any]:
 
 def configs_with(params_file: Path, overrides: dict[str, Any], builders: dict[str, Callable[..., Any]]) -> SimpleNamespace:
     """The configs ``builders`` names, built from ``params_file`` with ``overrides`` (dotted keys) set; raises
-    the stages' ParamError, every problem at once, where a changed value breaks a rule."""
+    the stages' ParamError, every problem at once, where a changed value breaks a rule: each line names the key,
+    not the temporary file the variant was checked in."""
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "params.yaml"
         path.write_text(yaml.safe_dump(with_overrides(read(params_file), overrides)))
-        return load(path, builders)
+        try:
+            return load(path, builders)
+        except ParamError as error:
+            raise ParamError([line.removeprefix(f"{path}: ") for line in error.lines]) from None

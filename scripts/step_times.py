@@ -44,8 +44,7 @@ def configs(params_file: Path, overrides: dict):
     try:
         return configs_with(params_file, overrides, {"schedule": NoiseSchedule.linear, "model": UNetConfig, "train": TrainConfig})
     except ParamError as error:
-        problems = "; ".join(line.split(": ", 1)[-1] for line in str(error).splitlines())
-        raise SystemExit(f"-S {','.join(f'{k}={v}' for k, v in overrides.items())}: {problems}") from None
+        raise SystemExit(f"-S {','.join(f'{k}={v}' for k, v in overrides.items())}: {'; '.join(error.lines)}") from None
 
 
 class Variant:

@@ -35,7 +35,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "stages"))
 
 from _overrides import configs_with, parse_pairs  # noqa: E402
-from _params import Device, Fid, Mnist, artifacts  # noqa: E402
+from _params import Device, Fid, Mnist, ParamError, artifacts  # noqa: E402
 
 from ddpm_lab import data, fid, io, plots  # noqa: E402
 from ddpm_lab.progress import Bar  # noqa: E402
@@ -215,6 +215,10 @@ def main() -> None:
         sampler = parse_pairs(args.sampler, prefix="sampler.")  # {"sampler.steps": 500}: params.yaml's keys
     except ValueError as error:
         parser.error(f"--sampler takes KEY=VALUE pairs of params.yaml's sampler section: {error}")
+    try:  # the trained model's settings, checked before any work: a bad --sampler value stops here
+        trained = configs(args.params, sampler, None) if args.trained else None
+    except ParamError as error:
+        parser.error("; ".join(error.lines))
 
     import pandas as pd
 
@@ -252,13 +256,12 @@ def main() -> None:
         measured = measures.of_samples(real, FLOOR)
         measured.pop("near_copies")  # they are MNIST training images themselves
         save({"lever": FLOOR, "epochs": 0, "n": len(real), **measured}, None)
-    if args.trained:
-        base = configs(args.params, sampler, None)
+    if trained is not None:
         label = TRAINED if not sampler else TRAINED_SAMPLED.format(", ".join(f"{k} {v}" for k, v in sampler.items()))
-        if (label, base.train.epochs, args.n) not in done:
-            net = load_trained(PATHS["model"], base.model, base.schedule, ema=base.sampler.use_ema)
-            row = {"lever": label, "epochs": base.train.epochs, "n": args.n, "parameters": count_parameters(net)}
-            save(*measure_model(row, net, base, images, args.n, measures))
+        if (label, trained.train.epochs, args.n) not in done:
+            net = load_trained(PATHS["model"], trained.model, trained.schedule, ema=trained.sampler.use_ema)
+            row = {"lever": label, "epochs": trained.train.epochs, "n": args.n, "parameters": count_parameters(net)}
+            save(*measure_model(row, net, trained, images, args.n, measures))
         return
     for lever in args.only or LEVERS:
         if (lever, args.epochs, args.n) in done:
