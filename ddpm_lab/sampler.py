@@ -13,8 +13,10 @@ reports/ablation/table.md has what each costs or buys):
 - ``start``: ``"standard_normal"`` x_T ~ N(0, I) as in the lab, or ``"forward_marginal"``,
   x_T = √ᾱ_T · m + √(1 − ᾱ_T) · ε with m the mean training image (what eq. 27 actually gives at t = T);
 - ``variance``: ``"posterior"`` σ_q²(t) as the lab says, or ``"beta"`` (1 − α_t);
-- ``steps``: fewer than T steps, on an evenly spaced subsequence of 1..T (respacing, as in improved DDPM):
-  the same update with the schedule re-derived on that subsequence, ᾱ kept;
+- ``steps``: fewer than T steps, on a subsequence of 1..T (respacing, as in improved DDPM): the same update
+  with the schedule re-derived on that subsequence, ᾱ kept;
+- ``spacing_power``: that subsequence τ_i ≈ T · (i / S)^p: p = 1 evenly spaced, p = 2 DDIM's "quadratic";
+  above 1 the steps crowd near t = 0, where the last of the noise leaves the strokes;
 - ``eta``: the scale η of each step's fresh noise, σ = η · σ_q with the mean adjusted (DDIM's family,
   :func:`step_noise`): 1 is the lab's sampler, 0 DDIM's deterministic one, above 1 more noise and less of ε̂.
 """
@@ -35,7 +37,8 @@ from ddpm_lab.unet import UNet, mixed_precision
 
 @dataclass(frozen=True)
 class SamplerConfig:
-    steps: int | None = None  # None or T: every timestep; fewer: evenly respaced
+    steps: int | None = None  # None or T: every timestep; fewer: respaced
+    spacing_power: float = 1.0  # which timesteps a respaced sampler visits: τ_i ≈ T (i/S)^p, 1 evenly spaced
     start: str = "standard_normal"
     variance: str = "posterior"
     clip_x0: bool = False
@@ -47,6 +50,7 @@ class SamplerConfig:
         rules = Rules(self)
         if self.steps is not None:
             rules.integer("steps", low=1)
+        rules.number("spacing_power", low=1)
         rules.choice("start", ("standard_normal", "forward_marginal"))
         rules.choice("variance", ("posterior", "beta"))
         rules.flag("clip_x0")
@@ -59,27 +63,36 @@ class SamplerConfig:
 
     def describe(self, total_steps: int) -> str:
         """The settings in words, as figure titles print them."""
+        steps = min(self.steps or total_steps, total_steps)
         return (
             f"{'EMA' if self.use_ema else 'raw'} weights, x_T from {self.start.replace('_', ' ')}, "
-            f"{min(self.steps or total_steps, total_steps)} of {total_steps} steps, "
+            f"{steps} of {total_steps} steps{f' (spacing power {self.spacing_power:g})' if steps < total_steps else ''}, "
             f"{self.variance} variance{', x_0 clipped' if self.clip_x0 else ''}"
             f"{f', eta {self.eta:g}' if self.eta != 1 else ''}"
         )
 
 
-def respaced(schedule: NoiseSchedule, steps: int | None) -> tuple[NoiseSchedule, torch.Tensor]:
-    """The schedule on ``steps`` evenly spaced timesteps ending at T, and the original timestep of each.
+def respaced(schedule: NoiseSchedule, steps: int | None, power: float = 1.0) -> tuple[NoiseSchedule, torch.Tensor]:
+    """The schedule on ``steps`` timesteps 0 = τ_0 < τ_1 < … < τ_S = T, and the original timestep of each.
 
-    Keeping ᾱ on the subsequence τ_1 < … < τ_S defines α'_i = ᾱ_{τ_i} / ᾱ_{τ_{i−1}}, so eqs. (27)–(35)
-    hold unchanged on it; with steps = T it is the schedule itself.
+    1. The subsequence τ_i = round(T · (i / S)^power), each at least one above the one before: power 1 evenly
+       spaced, 2 DDIM's "quadratic" choice (Song, Meng and Ermon, 2021, appendix D.2). At S = 100 of T = 500,
+       power 1.5 visits every t up to 4 and steps by up to 8 near T; power 2 every t up to 20, then up to 10.
+    2. Keeping ᾱ on it defines α'_i = ᾱ_{τ_i} / ᾱ_{τ_{i−1}}, so eqs. (27)–(35) hold unchanged on the
+       subsequence; with steps = T it is the schedule itself.
     """
     total = schedule.steps
+    if power < 1:  # below 1 the steps would crowd near T and the last could pass it
+        raise ValueError(f"power must be >= 1, got {power}")
     if steps is None or steps >= total:
         return schedule, torch.arange(total + 1)
     if steps < 1:
         raise ValueError(f"steps must be >= 1, got {steps}")
-    taus = torch.linspace(total, 0, steps + 1).round().long().flip(0).unique()
-    alpha_bars = schedule.alpha_bars[taus]
+    visited = [0]  # 1
+    for i in range(1, steps + 1):
+        visited.append(max(round(total * (i / steps) ** power), visited[-1] + 1))
+    taus = torch.tensor(visited)
+    alpha_bars = schedule.alpha_bars[taus]  # 2
     alphas = torch.ones_like(alpha_bars)
     alphas[1:] = alpha_bars[1:] / alpha_bars[:-1]
     return NoiseSchedule(alphas=alphas, alpha_bars=alpha_bars), taus
@@ -168,7 +181,7 @@ def sample(
     result does not depend on the device beyond floating-point rounding.
     """
     device = torch.device(device)
-    sub, taus = respaced(schedule, config.steps)
+    sub, taus = respaced(schedule, config.steps, config.spacing_power)
     generator = torch.Generator().manual_seed(seed)
     starts = range(0, n, config.batch_size)
     total, done = len(starts) * sub.steps, 0
@@ -227,7 +240,7 @@ class Trajectory:
     ``times`` (each moved to the nearest timestep the sampler visits), as float arrays (n, H, W) in model range."""
 
     def __init__(self, schedule: NoiseSchedule, config: SamplerConfig, times: list[int], n: int) -> None:
-        _, taus = respaced(schedule, config.steps)
+        _, taus = respaced(schedule, config.steps, config.spacing_power)
         self.times = sorted({int(taus[(taus - t).abs().argmin()]) for t in times}, reverse=True)
         self.n = n
         self.kept: dict[int, np.ndarray] = {}

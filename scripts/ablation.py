@@ -45,7 +45,7 @@ LEVERS = {
     "forward-marginal start, eta 1.3": {"start": "forward_marginal", "eta": 1.3},
     "forward-marginal start, eta 0 (DDIM)": {"start": "forward_marginal", "eta": 0.0},
 }
-LAB_SAMPLER = {"start": "standard_normal", "variance": "posterior", "clip_x0": False, "eta": 1.0}
+LAB_SAMPLER = {"start": "standard_normal", "variance": "posterior", "clip_x0": False, "eta": 1.0, "spacing_power": 1.0}
 BEST = "forward-marginal start"  # params.yaml's default, chosen from reports/ablation/table.md
 
 

@@ -130,7 +130,8 @@ class Measures:
         self.rubric = yaml.safe_load(rubric_file.read_text())
         self.refs = References(self.rubric, progress=False)
         self.extractor = fid.FeatureExtractor(device=cfg.device.torch, batch_size=cfg.fid.batch_size, runtime=cfg.fid.runtime)
-        self.reference = fid.load_statistics(PATHS["reference_stats"])
+        # the grader's files, checked against the rubric's SHA-256 now rather than after minutes of training or sampling
+        self.reference, _ = self.refs.fid_statistics, self.refs.classifier
         self.copy_distance = self.rubric["tasks"]["task7"]["checks"]["not_training_copies"]["copy_distance"]
 
     def fid(self, images: np.ndarray, caption: str) -> float:
@@ -246,9 +247,9 @@ def main() -> None:
                 (f"{lever}\nFID {fids[int(e), int(n), lever]}", grid)
                 for key, grid in grids.items()
                 for e, n, lever in [key.split("|", 2)]
-                if int(e) == args.epochs
+                if int(e) == row["epochs"]  # the rows of this row's length: --trained's are the pipeline's
             ]
-            io.save_figure(plots.grid_row(panels), args.out / f"grids_{args.epochs}_epochs.png")
+            io.save_figure(plots.grid_row(panels), args.out / f"grids_{row['epochs']}_epochs.png")
         print({k: row[k] for k in ("lever", "epochs", "n", "fid") if k in row}, flush=True)
 
     if not any(r["lever"] == FLOOR and r["n"] == args.n for r in rows):

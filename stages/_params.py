@@ -75,6 +75,7 @@ FIELDS: dict[str, dict[str, str]] = {
     "device": {"name": "train.device"},
     "sampler": {
         "steps": "sampler.steps",
+        "spacing_power": "sampler.spacing_power",
         "start": "sampler.start",
         "variance": "sampler.variance",
         "clip_x0": "sampler.clip_x0",

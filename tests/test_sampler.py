@@ -108,10 +108,36 @@ def test_respacing_with_all_steps_is_the_schedule_itself_and_keeps_alpha_bar():
     assert torch.allclose(sub.alpha_bars, s.alpha_bars[taus])
 
 
-def test_respaced_sampler_also_recovers_the_training_image():
+def test_spacing_power_crowds_the_steps_near_zero_and_one_is_the_even_spacing():
+    s = NoiseSchedule.linear(0.9999, 0.98, 500)
+    sub, taus = respaced(s, 100, 2.0)  # DDIM's "quadratic": 500 (i/100)^2, at least one apart
+    gaps = taus.diff()
+    assert sub.steps == 100 and taus[0] == 0 and taus[-1] == 500 and (gaps >= 1).all()
+    assert taus[:21].tolist() == list(range(21)) and gaps[-1] == 10
+    assert torch.allclose(sub.alpha_bars, s.alpha_bars[taus])
+    assert respaced(s, 100, 1.5)[1][:6].tolist() == [0, 1, 2, 3, 4, 6]
+    assert respaced(s, 100)[1].tolist() == list(range(0, 501, 5))
+    for power in (1.0, 1.5, 3.0):
+        for steps in (1, 2, 7, 250, 499):  # T reached, never passed, whatever the count
+            _, taus = respaced(s, steps, power)
+            assert len(taus) == steps + 1 and taus[-1] == 500 and (taus.diff() >= 1).all()
+    assert respaced(s, 500, 2.0)[0] is s
+    seen = []  # the sampler visits exactly these timesteps, from T down
+    config = SamplerConfig(steps=7, spacing_power=2)
+    sample(lambda x, t: 0 * x, s, 1, (1, 2, 2), config, observe=lambda t, x: seen.append(t))
+    assert seen == respaced(s, 7, 2)[1].flip(0).tolist() == [500, 367, 255, 163, 92, 41, 10, 0]
+    with pytest.raises(ValueError, match="power"):
+        respaced(s, 100, 0.5)
+    with pytest.raises(ConfigError, match="spacing_power"):
+        SamplerConfig(spacing_power=0.5)
+
+
+@pytest.mark.parametrize("power", [1.0, 1.5])
+def test_respaced_sampler_also_recovers_the_training_image(power):
     s = NoiseSchedule.linear(0.9999, 0.98, 500)
     target = torch.linspace(-1, 1, 4).reshape(1, 1, 2, 2)
-    out = sample(oracle(s, target), s, 4, (1, 2, 2), SamplerConfig(steps=25, batch_size=4), seed=0)
+    config = SamplerConfig(steps=25, spacing_power=power, batch_size=4)
+    out = sample(oracle(s, target), s, 4, (1, 2, 2), config, seed=0)
     assert torch.allclose(out, target.expand_as(out), atol=1e-3)
 
 
