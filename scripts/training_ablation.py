@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import sys
+import textwrap
 import time
 from pathlib import Path
 
@@ -244,7 +245,7 @@ def main() -> None:
             io.write_npz(shown, **grids)
             fids = {(r["epochs"], r["n"], r["lever"]): r["fid"] for r in rows}
             panels = [
-                (f"{lever}\nFID {fids[int(e), int(n), lever]}", grid)
+                (f"{textwrap.fill(lever, 30)}\nFID {fids[int(e), int(n), lever]}", grid)  # long labels on lines
                 for key, grid in grids.items()
                 for e, n, lever in [key.split("|", 2)]
                 if int(e) == row["epochs"]  # the rows of this row's length: --trained's are the pipeline's
