@@ -132,7 +132,8 @@ class Measures:
         self.refs = References(self.rubric, progress=False)
         self.extractor = fid.FeatureExtractor(device=cfg.device.torch, batch_size=cfg.fid.batch_size, runtime=cfg.fid.runtime)
         # the grader's files, checked against the rubric's SHA-256 now rather than after minutes of training or sampling
-        self.reference, _ = self.refs.fid_statistics, self.refs.classifier
+        self.reference = self.refs.fid_statistics
+        self.refs.classifier  # noqa: B018 (loaded and cached for of_samples)
         self.copy_distance = self.rubric["tasks"]["task7"]["checks"]["not_training_copies"]["copy_distance"]
 
     def fid(self, images: np.ndarray, caption: str) -> float:
