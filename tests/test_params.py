@@ -58,7 +58,7 @@ def test_every_config_is_built_from_the_shipped_params(settings, every_config, g
         attention=True,
         patch_size=2,
         full_res_channels=16,
-        full_res_stem_block=False,
+        full_res_stem_block=True,
     )
     assert (cfg.train.lr_schedule, cfg.train.ema_warmup, cfg.train.loss_weighting) == ("cosine", True, "none")
     assert cfg.sample_grid.trajectory == (500, 400, 300, 200, 100, 0)
