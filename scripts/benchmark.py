@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 import sys
 import time
 from pathlib import Path
@@ -27,6 +26,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "stages"))
 
+from _machine import cpu_model  # noqa: E402 (a sibling: scripts/ is sys.path[0])
 from _params import Device, load  # noqa: E402
 
 from ddpm_lab import io  # noqa: E402
@@ -166,7 +166,7 @@ def main() -> None:
     torch.manual_seed(0)
     ours = UNet(cfg.model, cfg.schedule).to(device)
     results = {
-        "device": torch.cuda.get_device_name() if device.type == "cuda" else platform.processor() or platform.machine(),
+        "device": torch.cuda.get_device_name() if device.type == "cuda" else cpu_model(),
         "threads": torch.get_num_threads(),
         "torch": torch.__version__,
         "settings": vars(args) | {"out": str(args.out), "params": str(args.params)},
