@@ -21,7 +21,6 @@ import argparse
 import dataclasses
 import json
 import os
-import platform
 import shutil
 import subprocess
 import sys
@@ -37,6 +36,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "stages"))
 
+from _machine import cpu_model  # noqa: E402 (a sibling: scripts/ is sys.path[0])
 from _params import Device, load, read, with_overrides  # noqa: E402
 
 from ddpm_lab import io  # noqa: E402
@@ -179,7 +179,7 @@ def main() -> None:
     )
     device, sizes = cfg.device.torch, TINY if args.tiny else LAB
     results = {
-        "device": torch.cuda.get_device_name() if device.type == "cuda" else platform.processor() or platform.machine(),
+        "device": torch.cuda.get_device_name() if device.type == "cuda" else cpu_model(),
         "torch": torch.__version__,
         "tiny": args.tiny,
         "sizes": sizes,
