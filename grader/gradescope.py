@@ -43,7 +43,7 @@ PACKAGES = (
     "tqdm",
     "clean-fid",
     "requests",
-    "onnxruntime",
+    "openvino",
     "onnx",
 )
 TORCH = ("torch", "torchvision")

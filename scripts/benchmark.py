@@ -112,7 +112,7 @@ def inception_rates(n: int, batches: list[int], rounds: int) -> dict:
         by_batch = {str(b): float(np.median(rates[runtime, b])) for b in batches}
         best = max(by_batch, key=by_batch.get)
         out[runtime] = {"images_per_s": by_batch[best], "batch": int(best), "images_per_s_by_batch": by_batch}
-    out["ratio"] = out["onnxruntime"]["images_per_s"] / out["clean-fid"]["images_per_s"]
+    out["ratio"] = out["openvino"]["images_per_s"] / out["clean-fid"]["images_per_s"]
     return out
 
 
@@ -127,17 +127,17 @@ def inception_agreement(n: int) -> dict:
         images = f["images"][:n]
     reference = fid.load_statistics(ROOT / "grader/references/mnist_test_inception.npz")
     features = {runtime: fid.FeatureExtractor(runtime=runtime).features(images) for runtime in INCEPTION_RUNTIMES}
-    theirs, ours = features["clean-fid"], features["onnxruntime"]
+    theirs, ours = features["clean-fid"], features["openvino"]
     scores = {runtime: fid.frechet_distance(fid.statistics(f), reference) for runtime, f in features.items()}
     return {
         "n": len(images),
         "max_feature_difference_relative": float(np.abs(ours - theirs).max() / np.abs(theirs).max()),
         "fid": scores,
-        "fid_difference": abs(scores["onnxruntime"] - scores["clean-fid"]),
+        "fid_difference": abs(scores["openvino"] - scores["clean-fid"]),
     }
 
 
-INCEPTION_RUNTIMES = ("clean-fid", "onnxruntime")
+INCEPTION_RUNTIMES = ("clean-fid", "openvino")
 
 
 def sync(device):

@@ -134,7 +134,7 @@ def settings(name: str, **rules: tuple[str, dict[str, Any]]) -> type:
 
 SEED = ("integer", {"low": 0})
 BATCH = ("integer", {"low": 1})
-INCEPTION_RUNTIME = ("choice", {"choices": ("auto", "onnxruntime", "clean-fid")})  # ddpm_lab.fid.RUNTIMES
+INCEPTION_RUNTIME = ("choice", {"choices": ("auto", "openvino", "clean-fid")})  # ddpm_lab.fid.RUNTIMES
 GaussianDemo = settings("GaussianDemo", n_samples=("integer", {"low": 2}), seed=SEED)
 Gndm = settings(
     "Gndm",

@@ -52,13 +52,13 @@ def test_benchmark_times_ours_and_the_peer_and_writes_ratios(tmp_path):
         result["ours"]["train_images_per_s"] / result["peer"]["train_images_per_s"]
     )
     inception = result["inception"]
-    for runtime in ("clean-fid", "onnxruntime"):
+    for runtime in ("clean-fid", "openvino"):
         rates = inception[runtime]["images_per_s_by_batch"]
         assert set(rates) == {"1", "2"} and inception[runtime]["images_per_s"] == max(rates.values()) > 0
-    assert inception["ratio"] == pytest.approx(inception["onnxruntime"]["images_per_s"] / inception["clean-fid"]["images_per_s"])
+    assert inception["ratio"] == pytest.approx(inception["openvino"]["images_per_s"] / inception["clean-fid"]["images_per_s"])
     agreement = inception["agreement"]
     assert agreement["n"] == 4 and 0 < agreement["max_feature_difference_relative"] <= 1e-4
-    assert agreement["fid_difference"] == pytest.approx(abs(agreement["fid"]["onnxruntime"] - agreement["fid"]["clean-fid"]))
+    assert agreement["fid_difference"] == pytest.approx(abs(agreement["fid"]["openvino"] - agreement["fid"]["clean-fid"]))
 
 
 def test_benchmark_times_the_unet_of_another_params_file_alone(tmp_path):
@@ -128,7 +128,7 @@ def test_gpu_check_runs_end_to_end_on_a_cpu_at_tiny_sizes(tmp_path):
     assert result["tiny"] and result["parts"]["training"]["train_200_epochs_s"] > 0
     sampling = result["parts"]["sampling"]
     assert sampling["best_s"] == sampling["eager_s"] > 0 and "cuda_graphs_s" not in sampling  # no graphs on a CPU
-    assert result["parts"]["inception"]["runtime"] == "onnxruntime"
+    assert result["parts"]["inception"]["runtime"] == "openvino"
     stages = yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"]
     ran = result["repro"]["stages_run"]
     assert result["repro"]["returncode"] == 0

@@ -1,6 +1,8 @@
 """FID through clean-fid's own pipeline, with the real Inception network (built once in the temp folder), and the
-faster ONNX Runtime path held to clean-fid's features."""
+faster OpenVINO path held to clean-fid's features."""
 
+import os
+import subprocess
 import sys
 
 import numpy as np
@@ -97,10 +99,10 @@ def test_matrix_resize_is_clean_fids_resize(digits):
 
 
 @pytest.mark.slow
-def test_onnxruntime_features_equal_clean_fids_features(digits):
+def test_openvino_features_equal_clean_fids_features(digits):
     theirs = fid.FeatureExtractor(batch_size=8, runtime="clean-fid")
-    ours = fid.FeatureExtractor(batch_size=5, runtime="onnxruntime")
-    assert (theirs.runtime, ours.runtime) == ("clean-fid", "onnxruntime")
+    ours = fid.FeatureExtractor(batch_size=5, runtime="openvino")
+    assert (theirs.runtime, ours.runtime) == ("clean-fid", "openvino")
     expected, got = theirs.features(digits), ours.features(digits)
     assert got.shape == expected.shape == (len(digits), 2048)
     assert np.abs(got - expected).max() <= 1e-4 * np.abs(expected).max()
@@ -115,24 +117,38 @@ def test_fid_of_committed_samples_is_the_same_through_either_runtime(root):
     reference = fid.load_statistics(root / "grader/references/mnist_test_inception.npz")
     scores = [
         fid.frechet_distance(fid.statistics(fid.FeatureExtractor(runtime=runtime).features(images)), reference)
-        for runtime in ("clean-fid", "onnxruntime")
+        for runtime in ("clean-fid", "openvino")
     ]
     assert scores[0] > 1 and abs(scores[0] - scores[1]) < 0.01
 
 
-def test_auto_runtime_falls_back_to_clean_fid_without_onnxruntime(monkeypatch, capsys):
-    monkeypatch.setitem(sys.modules, "onnxruntime", None)  # import onnxruntime now raises ImportError
+def test_auto_runtime_falls_back_to_clean_fid_without_openvino(monkeypatch, capsys):
+    monkeypatch.setitem(sys.modules, "openvino", None)  # import openvino now raises ImportError
     assert fid.FeatureExtractor(runtime="auto").runtime == "clean-fid"
-    assert "clean-fid's own path: ONNX Runtime unavailable (ModuleNotFoundError" in capsys.readouterr().out
+    assert "clean-fid's own path: OpenVINO unavailable (ModuleNotFoundError" in capsys.readouterr().out
     with pytest.raises(ImportError):
-        fid.FeatureExtractor(runtime="onnxruntime")
+        fid.FeatureExtractor(runtime="openvino")
 
 
-def test_unknown_runtimes_and_onnxruntime_off_the_cpu_are_refused():
-    with pytest.raises(ValueError, match="runtime must be one of auto, onnxruntime, clean-fid"):
+def test_openvino_is_imported_without_its_telemetry(tmp_path):
+    """Importing openvino as such loads its model converter, which sends a usage event unless opted out (and
+    writes a client id under ~/intel); the runtime is imported without it, here in a fresh interpreter with a
+    home of its own."""
+    code = (
+        "import sys; from ddpm_lab import fid; ov = fid.import_openvino(); ov.Core(); "
+        "print(sorted(m for m in sys.modules if 'telemetry' in m or m.startswith('openvino.tools')))"
+    )
+    env = {**os.environ, "HOME": str(tmp_path)}
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip() == "[]" and not (tmp_path / "intel").exists()
+
+
+def test_unknown_runtimes_and_openvino_off_the_cpu_are_refused():
+    with pytest.raises(ValueError, match="runtime must be one of auto, openvino, clean-fid"):
         fid.FeatureExtractor(runtime="tensorrt")
     with pytest.raises(ValueError, match="CPU only"):
-        fid.FeatureExtractor(device="cuda", runtime="onnxruntime")
+        fid.FeatureExtractor(device="cuda", runtime="openvino")
 
 
 def test_features_refuse_non_uint8_input(extractor):
