@@ -21,7 +21,7 @@ import os
 import platform
 import sys
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -127,9 +127,10 @@ class FeatureExtractor:
     * ``openvino``: the same resize as two matrix products (:func:`resize_matrix`, PIL's own weights; a
       grey image's three identical channels resized once) and the same Inception layers, exported to ONNX in
       memory and run by OpenVINO on the CPU in fp32, one image per request on as many parallel streams as
-      OpenVINO picks for the threads. Features agree with clean-fid's within 1e-4 relative (tests/test_fid.py);
-      1.7× clean-fid's images/s at its best batch on a 2-core CPU (``scripts/benchmark.py``,
-      reports/benchmark/cpu.json), 2.0–2.4× in other sittings (docs/benchmark.md).
+      OpenVINO picks for the threads. Requests stream across batches (the next batch is resized while this
+      one's last images run), so the batch size hardly changes its speed. Features agree with clean-fid's
+      within 1e-4 relative (tests/test_fid.py); its speed against clean-fid's, measured in one run by
+      ``scripts/benchmark.py``, is in reports/benchmark/cpu.json and docs/benchmark.md.
     * ``auto``: ``openvino`` on a CPU where it is installed and the export succeeds, else ``clean-fid``.
 
     ``runtime`` says which one runs.
@@ -145,19 +146,22 @@ class FeatureExtractor:
 
     def features(self, images: np.ndarray, progress: Callable[[int, int], None] | None = None) -> np.ndarray:
         """images: (N, H, W) or (N, H, W, 3) uint8 → (N, 2048) float64 Inception features;
-        ``progress(done, total)`` after each batch."""
+        ``progress(done, total)`` after each batch of ``batch_size`` images."""
         check_uint8_images(images)
         starts = range(0, len(images), self.batch_size)
-        out = []
-        for done, start in enumerate(starts, 1):
-            out.append(self._network(self._resized(images[start : start + self.batch_size])))
+        batches = (self._resized(images[start : start + self.batch_size]) for start in starts)
+        out = np.empty((len(images), 2048), np.float32)
+        for done, _ in enumerate(self._network(batches, out), 1):
             if progress:
                 progress(done, len(starts))
-        return np.concatenate(out).astype(np.float64)
+        return out.astype(np.float64)
 
 
 Resize = Callable[[np.ndarray], np.ndarray]  # uint8 images → (n, 3, 299, 299) float32 in [0, 255]
-Network = Callable[[np.ndarray], np.ndarray]  # those → (n, 2048) features
+Network = Callable[[Iterable[np.ndarray], np.ndarray], Iterator[None]]
+"""``network(batches, out)`` writes the features of the resized batches into the rows of ``out``, in order, and
+yields once per batch as it is done (the openvino runtime: but for an image per stream still in flight, until
+the last batch, which it waits for)."""
 
 
 def _runtime(runtime: str, device: torch.device) -> tuple[str, Resize, Network]:
@@ -214,7 +218,15 @@ def _clean_fid_network(device: torch.device) -> Network:
     with warnings.catch_warnings():  # TorchScript's deprecation notice, printed by clean-fid's loader
         warnings.simplefilter("ignore", FutureWarning)
         model = build_feature_extractor("clean", device, use_dataparallel=False)
-    return lambda batch: get_batch_features(torch.from_numpy(batch), model, device)
+
+    def network(batches: Iterable[np.ndarray], out: np.ndarray) -> Iterator[None]:
+        row = 0
+        for batch in batches:
+            out[row : row + len(batch)] = get_batch_features(torch.from_numpy(batch), model, device)
+            row += len(batch)
+            yield
+
+    return network
 
 
 def inception_onnx() -> bytes:
@@ -268,17 +280,20 @@ def _openvino_network() -> Network:
     )
     requests = openvino.AsyncInferQueue(compiled)  # one per stream
 
-    def network(batch: np.ndarray) -> np.ndarray:
-        features = np.empty((len(batch), 2048), np.float32)
-
-        def keep(request, i: int) -> None:
-            features[i] = request.get_output_tensor(0).data.reshape(2048)
+    def network(batches: Iterable[np.ndarray], out: np.ndarray) -> Iterator[None]:
+        def keep(request, row: int) -> None:
+            out[row] = request.get_output_tensor(0).data.reshape(2048)
 
         requests.set_callback(keep)
-        for i, image in enumerate((batch - 128) / 128):  # clean-fid's module scales its input so before these layers
-            requests.start_async({0: image[None]}, i)
+        row = 0
+        for i, batch in enumerate(batches):
+            if i:
+                yield  # the previous batch is done: start_async returns only once a request is free
+            for image in (batch - 128) / 128:  # clean-fid's module scales its input so before these layers
+                requests.start_async({0: image[None]}, row)  # copies the image; waits while every stream is busy
+                row += 1
         requests.wait_all()
-        return features
+        yield
 
     return network
 

@@ -112,6 +112,18 @@ def test_openvino_features_equal_clean_fids_features(digits):
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("runtime", ["openvino", "clean-fid"])
+def test_features_come_back_in_order_with_one_progress_call_per_batch(digits, runtime):
+    calls = []
+    in_threes = fid.FeatureExtractor(batch_size=3, runtime=runtime)
+    got = in_threes.features(digits[:8], progress=lambda done, total: calls.append((done, total)))
+    assert calls == [(1, 3), (2, 3), (3, 3)]
+    alone = np.concatenate([in_threes.features(digits[i : i + 2]) for i in range(0, 8, 2)])
+    assert np.abs(got - alone).max() <= 1e-6 * np.abs(alone).max()  # each row is its own image's features
+    assert np.abs(got[1:] - got[:-1]).max() > 1e-2 * np.abs(alone).max()  # and the images differ
+
+
+@pytest.mark.slow
 def test_fid_of_committed_samples_is_the_same_through_either_runtime(root):
     images = np.load(root / "reports/fid/samples.npz")["images"][:500]
     reference = fid.load_statistics(root / "grader/references/mnist_test_inception.npz")
