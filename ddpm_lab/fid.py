@@ -124,13 +124,13 @@ class FeatureExtractor:
 
     * ``clean-fid``: clean-fid's own path: its resizer (PIL bicubic in float, each channel) and its
       TorchScript module through ``get_batch_features``, on CPU or CUDA.
-    * ``openvino``: the same resize as two matrix products (:func:`resize_matrix`, PIL's own weights; a
-      grey image's three identical channels resized once) and the same Inception layers, exported to ONNX in
-      memory and run by OpenVINO on the CPU in fp32, one image per request on as many parallel streams as
-      OpenVINO picks for the threads. Requests stream across batches (the next batch is resized while this
-      one's last images run), so the batch size hardly changes its speed. Features agree with clean-fid's
-      within 1e-4 relative (tests/test_fid.py); its speed against clean-fid's, measured in one run by
-      ``scripts/benchmark.py``, is in reports/benchmark/cpu.json and docs/benchmark.md.
+    * ``openvino``: the same resize as two matrix products (:func:`resize_matrix`, PIL's own weights; a grey
+      image's three identical channels resized and scaled once, as one plane) and the same Inception layers,
+      exported to ONNX in memory and run by OpenVINO on the CPU in fp32, one image per request on as many
+      parallel streams as OpenVINO picks for the threads. Requests stream across batches (the next batch is
+      resized while this one's last images run), so the batch size hardly changes its speed. Features agree
+      with clean-fid's within 1e-4 relative (tests/test_fid.py); its speed against clean-fid's, measured in one
+      run by ``scripts/benchmark.py``, is in reports/benchmark/cpu.json and docs/benchmark.md.
     * ``auto``: ``openvino`` on a CPU where it is installed and the export succeeds, else ``clean-fid``.
 
     ``runtime`` says which one runs.
@@ -157,7 +157,7 @@ class FeatureExtractor:
         return out.astype(np.float64)
 
 
-Resize = Callable[[np.ndarray], np.ndarray]  # uint8 images → (n, 3, 299, 299) float32 in [0, 255]
+Resize = Callable[[np.ndarray], np.ndarray]  # uint8 images → (n, 3, 299, 299) float32 in [0, 255], or (n, 299, 299)
 Network = Callable[[Iterable[np.ndarray], np.ndarray], Iterator[None]]
 """``network(batches, out)`` writes the features of the resized batches into the rows of ``out``, in order, and
 yields once per batch as it is done (the openvino runtime: but for an image per stream still in flight, until
@@ -202,13 +202,13 @@ def resize_matrix(n_in: int, n_out: int = 299) -> np.ndarray:
 
 
 def matrix_resize(images: np.ndarray) -> np.ndarray:
-    """clean-fid's "clean" resize of uint8 images to 299×299 through :func:`resize_matrix`, clipped to [0, 255]."""
-    x = images.astype(np.float32)
+    """clean-fid's "clean" resize of uint8 images to 299×299 through :func:`resize_matrix`, clipped to [0, 255]:
+    (n, 3, 299, 299) for colour images, (n, 299, 299) for grey ones, whose three identical channels are one plane."""
+    x = torch.from_numpy(images.astype(np.float32))
     if x.ndim == 4:
-        x = x.transpose(0, 3, 1, 2)  # (n, 3, h, w)
-    out = resize_matrix(x.shape[-2]) @ x @ resize_matrix(x.shape[-1]).T
-    out = np.clip(out, 0, 255, out=out)
-    return np.ascontiguousarray(np.broadcast_to(out[:, None], (len(out), 3, 299, 299))) if out.ndim == 3 else out
+        x = x.permute(0, 3, 1, 2)  # (n, 3, h, w)
+    rows, cols = (torch.from_numpy(resize_matrix(n)) for n in x.shape[-2:])
+    return (rows @ x @ cols.T).clamp_(0, 255).numpy()
 
 
 def _clean_fid_network(device: torch.device) -> Network:
@@ -289,8 +289,10 @@ def _openvino_network() -> Network:
         for i, batch in enumerate(batches):
             if i:
                 yield  # the previous batch is done: start_async returns only once a request is free
-            for image in (batch - 128) / 128:  # clean-fid's module scales its input so before these layers
-                requests.start_async({0: image[None]}, row)  # copies the image; waits while every stream is busy
+            for planes in batch:
+                scaled = (planes - 128) / 128  # clean-fid's module scales its input so before these layers
+                image = np.broadcast_to(scaled, (1, 3, 299, 299))  # a grey image's one plane as its three channels
+                requests.start_async({0: image}, row)  # copies the image in; waits while every stream is busy
                 row += 1
         requests.wait_all()
         yield

@@ -90,12 +90,13 @@ def test_matrix_resize_is_clean_fids_resize(digits):
 
     resize = build_resizer("clean")
     colour = np.random.default_rng(0).integers(0, 256, (3, 28, 40, 3), dtype=np.uint8)  # not square, not grey
-    for images in (digits[:6], colour):
+    grey = digits[:6]
+    for images, shape in ((grey, (6, 299, 299)), (colour, (3, 3, 299, 299))):
         theirs = np.stack([resize(fid.to_rgb(img)).transpose(2, 0, 1) for img in images])
         ours = fid.matrix_resize(images)
-        assert ours.shape == theirs.shape == (len(images), 3, 299, 299) and ours.dtype == np.float32
+        assert ours.shape == shape and ours.dtype == np.float32
+        ours = ours[:, None] if ours.ndim == 3 else ours  # a grey image's one plane stands for its three channels
         assert np.abs(ours - theirs).max() < 1e-3  # on the 0..255 scale: float32 rounding of the same weights
-    assert np.array_equal(fid.matrix_resize(digits[:2])[:, 0], fid.matrix_resize(digits[:2])[:, 2])
 
 
 @pytest.mark.slow
