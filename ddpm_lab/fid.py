@@ -288,7 +288,7 @@ def _openvino_network() -> Network:
         row = 0
         for i, batch in enumerate(batches):
             if i:
-                yield  # the previous batch is done: start_async returns only once a request is free
+                yield  # the previous batch is handed over, all done but its last image on each stream
             for planes in batch:
                 scaled = (planes - 128) / 128  # clean-fid's module scales its input so before these layers
                 image = np.broadcast_to(scaled, (1, 3, 299, 299))  # a grey image's one plane as its three channels
