@@ -131,7 +131,15 @@ def load_split(folder: Path, split: str) -> tuple[np.ndarray, np.ndarray]:
 
 
 def balanced_indices(labels: np.ndarray, total: int, seed: int, exclude: np.ndarray | None = None) -> np.ndarray:
-    """``total // 10`` random indices of each digit, sorted; none of ``exclude``."""
+    """Task 3's class-balanced subset: indices into ``labels`` (digits 0–9), ``total // 10`` of each digit.
+
+    1. For each digit, draw ``total // 10`` of its indices at random without replacement, with one
+       ``np.random.default_rng(seed)``: the same seed gives the same subset, another seed another one.
+    2. Leave out every index in ``exclude`` (when given).
+    3. Return the ``total`` distinct indices as one sorted integer array.
+
+    ``total`` is a multiple of 10 (``SubsetConfig`` checks it before any work).
+    """
     # BEGIN SOLUTION
     classes = N_DIGITS
     if total % classes != 0:
@@ -160,7 +168,9 @@ def resize_unit(images: np.ndarray, size: int) -> torch.Tensor:
 
 
 def to_model_range(unit: torch.Tensor) -> torch.Tensor:
-    """[0, 1] → [−1, 1], the range the diffusion model is trained in (README: "Normalization")."""
+    """Task 3's normalization: pixel values in [0, 1] (after the resize) mapped linearly onto [−1, 1], the range
+    the diffusion model is trained in (0 ↦ −1, ½ ↦ 0, 1 ↦ 1). Returns a new tensor: ``unit`` itself is left as
+    it is (the stage still uses it)."""
     # BEGIN SOLUTION
     return unit * 2 - 1
     # END SOLUTION

@@ -22,8 +22,13 @@ def sample_normal(n: int, mean: torch.Tensor, seed: int) -> torch.Tensor:
 
 
 def gndm_loss(x: torch.Tensor, mu: torch.Tensor) -> torch.Tensor:
-    """The empirical negative log-likelihood of the white normal of eq. (22), constants dropped:
-    1/(2N) Σ ‖x_n − μ‖². Eq. (23) prints it with a minus sign; minimizing this is the ERM of eq. (21)."""
+    """The empirical negative log-likelihood of the white normal of eq. (22), its constants dropped — Task 2:
+
+        L(μ) = 1/(2N) Σ_n ‖x_n − μ‖²,   x: (N, n) samples, μ: (n,)
+
+    returned as a 0-d tensor that autograd differentiates with respect to μ (torch operations only). Eq. (23)
+    prints L with a minus sign in front: minimizing that would send μ to infinity; minimizing L as written here
+    is the ERM of eq. (21)."""
     # BEGIN SOLUTION
     return 0.5 * (x - mu).square().sum(dim=1).mean()
     # END SOLUTION
@@ -31,7 +36,13 @@ def gndm_loss(x: torch.Tensor, mu: torch.Tensor) -> torch.Tensor:
 
 
 def fit_gndm(x: torch.Tensor, learning_rate: float, steps: int) -> tuple[torch.Tensor, list[float]]:
-    """Solve eq. (23) (sign corrected) by gradient descent from μ = 0; return μ* and the loss per step."""
+    """Solve eq. (23), sign corrected (minimize :func:`gndm_loss`), by plain gradient descent — Task 2.
+
+    1. Start at μ = 0 (x's dtype, shape (n,)).
+    2. ``steps`` times: μ ← μ − learning_rate · ∇L(μ), the gradient of :func:`gndm_loss` (by autograd; no
+       momentum, no other optimizer).
+    3. Return μ* (shape (n,), no gradient attached) and the ``steps`` losses, L(μ) at each step before its update.
+    """
     # BEGIN SOLUTION
     mu = torch.zeros(x.shape[1], dtype=x.dtype, requires_grad=True)
     optimizer = torch.optim.SGD([mu], lr=learning_rate)

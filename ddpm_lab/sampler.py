@@ -110,17 +110,39 @@ def start_noise(
     return alpha_bar**0.5 * mean_image.reshape(1, *shape[1:]) + (1 - alpha_bar) ** 0.5 * noise
 
 
-def backward_step(
-    schedule: NoiseSchedule, x_t: torch.Tensor, eps: torch.Tensor, t: int, config: SamplerConfig, z: torch.Tensor | None
-) -> torch.Tensor:
-    """x_{t−1} from x_t and the predicted noise ε̂(x_t, t): one step of the backward process, eq. (33).
+def backward_step(schedule: NoiseSchedule, x_t: torch.Tensor, eps: torch.Tensor, t: int, z: torch.Tensor | None) -> torch.Tensor:
+    """x_{t−1} from x_t and the predicted noise ε̂(x_t, t): one step of the backward process, eq. (33) — Task 5.
 
-    1. The mean μ_p(x_t, t) from ε̂, eq. (35); with ``clip_x0``, x̂_0 from eq. (27) clipped to [−1, 1] and
-       μ_q(x_t, x̂_0) of eq. (29) instead (the same value when nothing is clipped).
-    2. The variance σ²(t): σ_q²(t) of eq. (28) ("posterior") or 1 − α_t ("beta").
-    3. x_{t−1} = μ_p + σ(t) · z with z ~ N(0, I); at t = 1 no noise is added (``z`` is None): x_0 = μ_p.
+    1. The mean μ_p(x_t, t) of eq. (35), from ε̂: :func:`~ddpm_lab.schedule.posterior_mean_from_noise`, whose t
+       is a tensor of one timestep per image (here all equal to ``t``).
+    2. The standard deviation σ_q(t), the square root of eq. (28)'s variance σ_q²(t) =
+       ``schedule.posterior_variance[t]`` (a variance: z is scaled by its square root).
+    3. x_{t−1} = μ_p + σ_q(t) · z, with the noise z ~ N(0, I) that the sampler hands in (it draws every step's
+       noise from one seeded generator: the same seed, the same samples; draw none here). At t = 1 ``z`` is
+       None and no noise is added: x_0 = μ_p.
+
+    ``t`` is an int, 1 ≤ t ≤ T; ``x_t``, ``eps`` and ``z`` have one shape, (B, C, H, W).
     """
     # BEGIN SOLUTION
+    mean = posterior_mean_from_noise(schedule, x_t, eps, torch.full((len(x_t),), t, dtype=torch.long))  # 1
+    if z is None:  # 3, at t = 1
+        return mean
+    sigma = schedule.posterior_variance[t].sqrt().item()  # 2
+    return mean + sigma * z  # 3
+    # END SOLUTION
+    # STUB: raise NotImplementedError("Task 5: one step of the backward process, eq. (33)")
+
+
+def variant_step(
+    schedule: NoiseSchedule, x_t: torch.Tensor, eps: torch.Tensor, t: int, config: SamplerConfig, z: torch.Tensor | None
+) -> torch.Tensor:
+    """The backward step with the options this pipeline adds to the lab's (``clip_x0``, ``variance: beta``).
+
+    1. The mean: with ``clip_x0``, x̂_0 from eq. (27) solved for x_0, clipped to [−1, 1], and μ_q(x_t, x̂_0)
+       of eq. (29) (the same value as eq. (35) when nothing is clipped); else eq. (35).
+    2. The variance: σ_q²(t) of eq. (28) ("posterior") or 1 − α_t ("beta").
+    3. x_{t−1} = mean + σ(t) · z; no noise at t = 1 (``z`` is None).
+    """
     steps = torch.full((len(x_t),), t, dtype=torch.long)
     if config.clip_x0:  # 1
         mean = posterior_mean_from_x0(schedule, x_t, predict_x0(schedule, x_t, eps, steps).clamp(-1, 1), steps)
@@ -130,12 +152,19 @@ def backward_step(
         return mean
     variance = schedule.posterior_variance[t] if config.variance == "posterior" else 1 - schedule.alphas[t]  # 2
     return mean + variance.sqrt().item() * z  # 3
-    # END SOLUTION
-    # STUB: raise NotImplementedError("Task 5: one step of the backward process, eq. (33)")
+
+
+def step(
+    schedule: NoiseSchedule, x_t: torch.Tensor, eps: torch.Tensor, t: int, config: SamplerConfig, z: torch.Tensor | None
+) -> torch.Tensor:
+    """The lab's step, :func:`backward_step`, unless ``config`` selects one of the options of :func:`variant_step`."""
+    if config.clip_x0 or config.variance != "posterior":
+        return variant_step(schedule, x_t, eps, t, config, z)
+    return backward_step(schedule, x_t, eps, t, z)
 
 
 def step_noise(schedule: NoiseSchedule, eps: torch.Tensor, t: int, eta: float, z: torch.Tensor) -> torch.Tensor:
-    """The noise z' that :func:`backward_step` scales by σ_q(t) so that the lab's step becomes a step of DDIM's
+    """The noise z' that the lab's step (:func:`backward_step`) scales by σ_q(t) so that it becomes a step of DDIM's
     family (Song, Meng and Ermon, 2021, eq. 12) with σ(t) = η · σ_q(t):
 
         x_{t−1} = √ᾱ_{t−1} · x̂_0 + √(1 − ᾱ_{t−1} − σ²(t)) · ε̂ + σ(t) · z.
@@ -172,10 +201,10 @@ def sample(
     observe: Callable[[int, torch.Tensor], None] | None = None,
 ) -> torch.Tensor:
     """Draw ``n`` samples (n, *shape) in model range, batch by batch; the same seed gives the same samples.
-    Each step is :func:`backward_step`, its fresh noise z mixed with the predicted noise by :func:`step_noise`
-    where ``config.eta`` is not 1. ``progress(done, total)`` after each step of each batch; ``observe(t, x_t)``
-    with each batch's x_T and then with x_t after each step (t on the original 0..T scale), for a figure of the
-    trajectory.
+    Each step is :func:`step` (the lab's :func:`backward_step` at the lab's settings), its fresh noise z mixed
+    with the predicted noise by :func:`step_noise` where ``config.eta`` is not 1. ``progress(done, total)`` after
+    each step of each batch; ``observe(t, x_t)`` with each batch's x_T and then with x_t after each step (t on the
+    original 0..T scale), for a figure of the trajectory.
 
     All randomness comes from one CPU generator seeded with ``seed`` and is drawn in a fixed order, so the
     result does not depend on the device beyond floating-point rounding.
@@ -197,7 +226,7 @@ def sample(
             z = torch.randn((size, *shape), generator=generator).to(device) if i > 1 else None
             if z is not None and config.eta != 1:
                 z = step_noise(sub, eps, i, config.eta, z)
-            x = backward_step(sub, x, eps, i, config, z)
+            x = step(sub, x, eps, i, config, z)
             if observe:
                 observe(int(taus[i - 1]), x)
             done += 1

@@ -74,7 +74,13 @@ def forward_step(schedule: NoiseSchedule, x_prev: torch.Tensor, t: int, noise: t
 
 
 def q_sample(schedule: NoiseSchedule, x0: torch.Tensor, t: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
-    """Jump straight to step t, eq. (27): x_t = √ᾱ_t · x_0 + √(1 − ᾱ_t) · ε_0."""
+    """Jump straight to step t, eq. (27): x_t = √ᾱ_t · x_0 + √(1 − ᾱ_t) · ε_0 — Task 4.
+
+    ``x0`` and ``noise``: (B, C, H, W); ``t``: a LongTensor (B,), one timestep per image, 0 ≤ t ≤ T (ᾱ_0 = 1:
+    x_t is x_0 at t = 0). ᾱ_t is ``schedule.alpha_bars[t]``, the cumulative product of the α_i (not α_t);
+    ``schedule.at(schedule.alpha_bars, t, x0)`` gathers it per image, shaped to broadcast against ``x0``.
+    Returns x_t, shaped as ``x0``.
+    """
     # BEGIN SOLUTION
     alpha_bar = schedule.at(schedule.alpha_bars, t, x0)
     return alpha_bar.sqrt() * x0 + (1 - alpha_bar).sqrt() * noise
@@ -91,8 +97,13 @@ def posterior_mean_from_x0(schedule: NoiseSchedule, x_t: torch.Tensor, x0: torch
 
 
 def posterior_mean_from_noise(schedule: NoiseSchedule, x_t: torch.Tensor, noise: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
-    """μ_q(x_t, ε_0), eq. (30); with the predicted noise ε̂(x_t, t) in place of ε_0 it is μ_p, eq. (35):
-    x_t / √α_t − (1 − α_t) / (√(1 − ᾱ_t) √α_t) · ε."""
+    """μ_q(x_t, ε_0) of eq. (30); with the predicted noise ε̂(x_t, t) in place of ε_0 it is μ_p of eq. (35) — Task 5:
+
+        x_t / √α_t − (1 − α_t) / (√(1 − ᾱ_t) √α_t) · ε
+
+    ``x_t`` and ``noise``: (B, C, H, W); ``t``: a LongTensor (B,), one timestep per image, 1 ≤ t ≤ T. α_t is
+    ``schedule.alphas[t]``, ᾱ_t ``schedule.alpha_bars[t]``; ``schedule.at`` gathers either per image.
+    """
     # BEGIN SOLUTION
     alpha = schedule.at(schedule.alphas, t, x_t)
     alpha_bar = schedule.at(schedule.alpha_bars, t, x_t)

@@ -2,8 +2,9 @@
 
 Each step draws a batch x_0, timesteps t uniform on {1, …, T} and noise ε_0 ~ N(0, I), forms x_t by
 eq. (27) and minimizes the batch loss of eq. (38), ‖ε̂(x_t, t, w) − ε_0‖², averaged over the batch and
-the pixels (a constant factor of eq. 38, absorbed by the learning rate). The lab's sum starts at t = 2
-(eq. 36); t = 1 is included here because the sampler evaluates ε̂ at t = 1 for its last step.
+the pixels (a constant factor of eq. 38, absorbed by the learning rate): :func:`noise_prediction_errors`,
+the part the lab's Task 6 asks for. The lab's sum starts at t = 2 (eq. 36); t = 1 is included here because
+the sampler evaluates ε̂ at t = 1 for its last step.
 
 The whole training set lives on the compute device (3000 images are 12 MB): no DataLoader. All
 randomness comes from one generator whose state is checkpointed, so a resumed run continues exactly
@@ -162,35 +163,55 @@ def loss_weights(schedule: NoiseSchedule, t: torch.Tensor, config: TrainConfig, 
     return 1 / alpha_bar if prediction == "v" else None
 
 
-def training_step(state: TrainState, schedule: NoiseSchedule, x0: torch.Tensor, config: TrainConfig) -> torch.Tensor:
-    """One optimizer step on the batch ``x0``; returns its loss (a 0-d tensor on the model's device).
+def noise_prediction_errors(
+    model: nn.Module, schedule: NoiseSchedule, x0: torch.Tensor, generator: torch.Generator
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The terms of eq. (38)'s batch loss, one per image of the batch ``x0`` (B, C, H, W) — Task 6.
 
-    1. Draw t uniform on {1, …, T} and ε_0 ~ N(0, I), from the state's generator.
-    2. Form x_t = √ᾱ_t x_0 + √(1 − ᾱ_t) ε_0, eq. (27).
-    3. Loss of eq. (38): ‖ε̂(x_t, t, w) − ε_0‖² averaged over each image's pixels, then over the batch, with
-       :func:`loss_weights` where the config departs from the lab.
-    4. On a CPU, stop at once on a NaN or infinite loss, before the weights take it in. On a GPU that check
-       would make the host wait for the device every step: :func:`train` checks each epoch's loss instead,
-       before anything is saved.
-    5. Gradient step with the warm-up learning rate and clipped gradients; then the EMA of the weights.
+    1. Draw t, one timestep per image, uniform on {1, …, T} (T = ``schedule.steps``), with ``generator``.
+       The lab's sum starts at t = 2 (eq. 36); t = 1 is included because the sampler's last step evaluates
+       ε̂ at t = 1.
+    2. Draw the noise ε_0 ~ N(0, I), the shape of ``x0``, with ``generator`` (a CPU generator: draw on the CPU,
+       then move it to ``x0``'s device). Draw both with ``generator`` alone, so that a resumed run goes on
+       exactly where it stopped.
+    3. Form x_t = √ᾱ_t x_0 + √(1 − ᾱ_t) ε_0 of eq. (27) (:func:`~ddpm_lab.schedule.q_sample`).
+    4. Predict the noise: ε̂ = ``model(x_t, t)``, t on x_t's device.
+    5. Each image's squared error ‖ε̂(x_t, t, w) − ε_0‖², averaged over its pixels (eq. (38)'s term divided by
+       the pixel count, a constant factor that the learning rate absorbs), as float32.
+
+    Returns the errors (B,) and the timesteps t (B,) that were drawn.
     """
     # BEGIN SOLUTION
     device = x0.device
-    t = torch.randint(1, schedule.steps + 1, (len(x0),), generator=state.generator)  # 1
-    noise = torch.randn(x0.shape, generator=state.generator).to(device)
-    x_t = q_sample(schedule, x0, t, noise)  # 2
-    with mixed_precision(device):
-        predicted = state.model(x_t, t.to(device))
-    errors = (predicted.float() - noise).square().mean(dim=(1, 2, 3))  # 3
+    t = torch.randint(1, schedule.steps + 1, (len(x0),), generator=generator)  # 1
+    noise = torch.randn(x0.shape, generator=generator).to(device)  # 2
+    x_t = q_sample(schedule, x0, t, noise)  # 3
+    predicted = model(x_t, t.to(device))  # 4
+    return (predicted.float() - noise).square().mean(dim=(1, 2, 3)), t  # 5
     # END SOLUTION
     # STUB: raise NotImplementedError("Task 6: x_t of eq. (27) for a random t and the loss of eq. (38), image by image")
-    weights = loss_weights(schedule, t, config, state.model.config.prediction)
+
+
+def training_step(state: TrainState, schedule: NoiseSchedule, x0: torch.Tensor, config: TrainConfig) -> torch.Tensor:
+    """One optimizer step on the batch ``x0``; returns its loss (a 0-d tensor on the model's device).
+
+    1. Eq. (38)'s terms, image by image (:func:`noise_prediction_errors`), the U-Net run in bf16 on a GPU.
+    2. The batch loss: their mean, weighted by :func:`loss_weights` where the config departs from the lab.
+    3. On a CPU, stop at once on a NaN or infinite loss, before the weights take it in. On a GPU that check
+       would make the host wait for the device every step: :func:`train` checks each epoch's loss instead,
+       before anything is saved.
+    4. Gradient step with the warm-up learning rate and clipped gradients; then the EMA of the weights.
+    """
+    device = x0.device
+    with mixed_precision(device):  # 1
+        errors, t = noise_prediction_errors(state.model, schedule, x0, state.generator)
+    weights = loss_weights(schedule, t.cpu(), config, state.model.config.prediction)  # 2
     loss = errors.mean() if weights is None else (weights.to(device) * errors).mean()
-    if loss.device.type == "cpu" and not torch.isfinite(loss):  # 4
+    if loss.device.type == "cpu" and not torch.isfinite(loss):  # 3
         raise TrainingDiverged(
             f"loss became {loss.item()} at epoch {state.epoch + 1}, step {state.step + 1}; last good checkpoint kept"
         )
-    for group in state.optimizer.param_groups:  # 5
+    for group in state.optimizer.param_groups:  # 4
         group["lr"] = learning_rate_at(state.step, config, state.total_steps)
     state.optimizer.zero_grad(set_to_none=True)
     loss.backward()

@@ -24,12 +24,18 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import json
+import math
+import os
 import re
 import shutil
+import subprocess
 import sys
 from pathlib import Path
 
 import yaml
+
+from ddpm_lab.check.reports import GRADED_HERE
 
 ROOT = Path(__file__).resolve().parent.parent
 BEGIN, END, STUB = "# BEGIN SOLUTION", "# END SOLUTION", "# STUB: "
@@ -42,25 +48,21 @@ EDITION = (
     "dvc.yaml",
     "pyproject.toml",
     ".gitignore",
-    ".dvcignore",
-    ".dvc/config",
-    ".dvc/.gitignore",
     "scripts/setup.sh",
     "stages/*.py",
     "ddpm_lab/*.py",
-    "tests/conftest.py",
-    "tests/test_gaussian.py",
-    "tests/test_data.py",
-    "tests/test_schedule.py",
-    "tests/test_sampler.py",
-    "tests/test_training.py",
-    "tests/test_unet.py",
-    "tests/test_io.py",
-    "tests/test_params.py",
-    "grader/references/mnist_test_inception.npz",  # the FID reference: an input of the fid stages
+    "ddpm_lab/check/*.py",
+    "ddpm_lab/check/rubric.yaml",  # written from grader/rubric.yaml: the graded checks the student's check runs
+    "grader/references/mnist_test_inception.npz",  # the FID reference, an input of the fid stages: see RENAMED
 )
-GENERATED = {"README.md", "RUBRIC.md"}
-NOT_IN_EDITION = {"stages/digit_classifier.py", "stages/fid_reference.py"}  # the grader's own stages
+GENERATED = {"README.md", "RUBRIC.md", "ddpm_lab/check/rubric.yaml"}
+NOT_IN_EDITION = {  # the grader's own stages and what only they use
+    "stages/digit_classifier.py",
+    "stages/fid_reference.py",
+    "ddpm_lab/classifier.py",
+}
+RENAMED = {"grader/references/mnist_test_inception.npz": "references/mnist_test_inception.npz"}  # dvc.yaml's STUB path
+FIRST_COMMIT = ("-c", "user.name=Lab 7", "-c", "user.email=lab7@edition.invalid", "commit", "-q", "-m", "Lab 7, as handed out")
 
 
 class EditionError(ValueError):
@@ -84,8 +86,8 @@ def marked_lines(text: str, where: str = "") -> list[tuple[str, str]]:
         elif inside:
             kind = "solution"
         else:
-            kind = "stub" if just_closed and marker.startswith(STUB) else "code"
-        just_closed = kind == "marker" and not inside
+            kind = "stub" if just_closed and (marker + " ").startswith(STUB) else "code"
+        just_closed = (kind == "marker" and not inside) or kind == "stub"  # a stub may run over several lines
         marked.append((kind, line))
     if inside:
         raise EditionError(f"{where}: {BEGIN} never closed")
@@ -99,7 +101,7 @@ def strip_solutions(text: str, where: str = "") -> str:
         if kind == "code":
             out.append(line)
         elif kind == "stub":
-            out.append(line[: len(line) - len(line.lstrip())] + line.strip()[len(STUB) :])
+            out.append((line[: len(line) - len(line.lstrip())] + line.strip()[len(STUB) :]).rstrip())
     return "\n".join(out)
 
 
@@ -122,7 +124,8 @@ def stubs(root: Path = ROOT) -> list[dict[str, str]]:
                 found.append(
                     {"task": stub.group(1), "function": function, "file": str(path.relative_to(root)), "what": stub.group(2)}
                 )
-    return sorted(found, key=lambda s: (int(s["task"].split()[1]), s["file"]))
+    order = ["gaussian", "data", "schedule", "sampler", "training"]  # within a task, what a function uses first
+    return sorted(found, key=lambda s: (int(s["task"].split()[1]), order.index(Path(s["file"]).stem)))
 
 
 def seed_for(student_id: str) -> int:
@@ -137,76 +140,170 @@ def with_seed(params_text: str, seed: int) -> str:
     return changed
 
 
-def edition_pyproject(text: str) -> str:
-    """The project file without the grader package, which the edition does not hold, nor what only it needs."""
-    text, packages = re.subn(r'packages = \["ddpm_lab", "grader"\]', 'packages = ["ddpm_lab"]', text)
-    text, data = re.subn(r"\[tool\.setuptools\.package-data\]\ngrader = \[[^\]]*\]\n\n?", "", text)
-    text, dask = re.subn(r'\n    "dask\[distributed\][^\n]*', "", text)
-    if packages != 1 or data != 1 or dask != 1:
-        raise EditionError("pyproject.toml: could not drop the grader package from the edition")
-    return text
+GRADER_ONLY = {  # why a graded check of Tasks 5-7 runs at grading only
+    "sample_grid": "its digit classifier",
+    "digits_recognised": "its digit classifier",
+    "not_training_copies": "a search of its own copy of MNIST",
+    "fid_threshold": "its Inception statistics (the fid stage reports the same FID)",
+    "fid_claim": "its Inception statistics (the fid stage reports the same FID)",
+}
+
+
+def before_hand_in(task: str, name: str) -> str:
+    """Who runs a graded check: the student's own check (Tasks 1–4, the same rule and threshold), or the grader alone."""
+    if task in GRADED_HERE:
+        return f"yes: `python -m ddpm_lab.check {task.removeprefix('task')}` runs it on your reports/"
+    return f"no, the grader only: {GRADER_ONLY.get(name, 'your trained run, measured at grading')}"
 
 
 def rubric_markdown(rubric: dict) -> str:
-    """The visible checks of the rubric as a table: what each measures, its points and what it expects."""
-    skip = {"points", "visibility", "required", "hint"}
+    """Every visible check of the rubric: what it expects, its points, whether the student's check runs it before
+    hand-in, and what usually causes a failure."""
+    skip = {"points", "visibility", "required", "hint", "expects"}
+    z = rubric["statistics"]["z"]
     lines = [
         f"# {rubric.get('lab', 'Lab 7')}: how your reports/ are graded",
         "",
-        "| task | check | points | required | expects | usual cause when it fails |",
-        "| --- | --- | --- | --- | --- | --- |",
+        "Every check the grader runs on your `reports/`, with its points and threshold. Statistical tolerances are "
+        f"{z:g} standard errors of the sample size. A required check that fails fails the submission; a check "
+        "that did not run leaves it incomplete. The checks of Tasks 1–4 need neither a trained model nor a file of "
+        "the grader's: `python -m ddpm_lab.check` runs them on your reports/ before you hand them in, with the "
+        "same rule and threshold. The others (the samples, the loss curve, the digit classifier, the near-copies, "
+        "the FID against the grader's own statistics of the 10,000 test images) only the grader measures.",
+        "",
+        "| task | check | points | required | expects | checked before hand-in | usual cause when it fails |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
     ]
-    for task in rubric["tasks"].values():
+    for task_key, task in rubric["tasks"].items():
         for name, check in task["checks"].items():
             if check.get("visibility", "visible") != "visible":
                 continue
-            expects = ", ".join(f"{k} {v}" for k, v in check.items() if k not in skip)
+            expects = str(check.get("expects", "")).format(**check, z=z) or ", ".join(
+                f"{k} {v}" for k, v in check.items() if k not in skip
+            )
             hint = " ".join(str(check.get("hint", "")).split())
             lines.append(
                 f"| {task['title']} | {name} | {check['points']:g} | {'yes' if check.get('required') else 'no'} | "
-                f"{expects} | {hint} |"
+                f"{expects} | {before_hand_in(task_key, name)} | {hint} |"
             )
     return "\n".join(lines) + "\n"
 
 
+def check_rubric(rubric: dict) -> str:
+    """The part of the rubric the student's check runs (Tasks 1–4), as ``ddpm_lab/check/rubric.yaml``."""
+    part = {
+        "lab": rubric["lab"],
+        "statistics": rubric["statistics"],
+        "lab_settings": rubric["lab_settings"],
+        "tasks": {task: spec for task, spec in rubric["tasks"].items() if task in GRADED_HERE},
+    }
+    header = "# The graded checks of Tasks 1-4, as the grader runs them: written from its rubric by `python -m grader assign`\n"
+    return header + yaml.safe_dump(part, sort_keys=False, allow_unicode=True)
+
+
+STAGE_TASKS = {  # the edition's stages, in order, with the lab's tasks each one runs
+    "gaussian_demo": "1",
+    "gndm_fit": "2",
+    "mnist_subset": "3",
+    "forward_demo": "4",
+    "train": "6",
+    "sample_grid": "5, 6",
+    "fid_floor": "7",
+    "fid": "7",
+}
+
+
+def duration(seconds: float) -> str:
+    return f"{seconds:.1f} s" if seconds < 60 else f"{seconds / 60:.0f} min"
+
+
+def edition_readme(root: Path, seed: int | None) -> str:
+    """grader/edition/README.md with the student's seed, the stubs, and the times measured: the stages' from the
+    committed run (reports/repro_times.json), the check's and the smoke run's from an edition
+    (reports/edition_times.json, ``scripts/edition_times.py``)."""
+    rows = "\n".join(
+        f"| {n} | `{s['function']}` | `{s['file']}` | {s['what']} | `python -m ddpm_lab.check {n}` |"
+        for s in stubs(root)
+        for n in [s["task"].split()[1]]
+    )
+    repro = json.loads((root / "reports/repro_times.json").read_text())
+    measured = root / "reports/edition_times.json"  # scripts/edition_times.py, which writes an edition to measure them
+    edition = json.loads(measured.read_text()) if measured.exists() else {"check_seconds": math.nan, "smoke_seconds": math.nan}
+    seconds = {stage: repro["stage_seconds"][stage] for stage in STAGE_TASKS}
+    stage_rows = "\n".join(f"| `{stage}` | {STAGE_TASKS[stage]} | {duration(s)} |" for stage, s in seconds.items())
+    chosen = seed if seed is not None else yaml.safe_load((root / "params.yaml").read_text())["seed"]
+    values = {
+        "seed": str(chosen),
+        "stubs": rows,
+        "stage_times": stage_rows,
+        "total_minutes": f"{sum(seconds.values()) / 60:.0f}",
+        "check_seconds": f"{edition['check_seconds']:.0f}",
+        "smoke_minutes": f"{edition['smoke_seconds'] / 60:.0f}",
+    }
+    text = (root / "grader/edition/README.md").read_text()
+    for key, value in values.items():
+        text = text.replace("{" + key + "}", value)
+    return text
+
+
 def write_edition(out: Path, seed: int | None = None, with_solutions: bool = False, root: Path = ROOT) -> list[Path]:
-    """Write the student edition into ``out`` (which must not exist or be empty); return the files written.
-    ``with_solutions`` keeps the solution regions (markers and all): the solution, shaped as the edition."""
+    """Write the student edition into ``out`` (which must not exist or be empty) as a git repository with DVC
+    initialised and one commit; return the files written. ``with_solutions`` keeps the solution regions of the
+    library (markers and all): the solution, shaped as the edition."""
     if out.exists() and any(out.iterdir()):
         raise EditionError(f"{out} is not empty; choose another folder")
     files = []
     for pattern in EDITION:
         matches = [root / pattern] if pattern in GENERATED else sorted(root.glob(pattern))
-        if not matches or not all(m.exists() or m.name in GENERATED for m in matches):
+        if not matches or not all(m.exists() or str(m.relative_to(root)) in GENERATED for m in matches):
             raise EditionError(f"{pattern}: missing from {root}")
         for source in matches:
-            relative = source.relative_to(root)
-            if str(relative) in NOT_IN_EDITION:
+            relative = str(source.relative_to(root))
+            if relative in NOT_IN_EDITION:
                 continue
-            target = out / relative
+            target = out / RENAMED.get(relative, relative)
             target.parent.mkdir(parents=True, exist_ok=True)
             if source.suffix in (".npz", ".pt"):
                 shutil.copyfile(source, target)
             else:
-                target.write_text(edition_text(str(relative), root, seed, with_solutions))
+                target.write_text(edition_text(relative, root, seed, with_solutions))
             files.append(target)
+    make_repository(out)
     return files
+
+
+def make_repository(out: Path) -> None:
+    """``git init``, ``dvc init`` and one commit of everything, so that the README's ``dvc repro`` runs as written."""
+    steps = (
+        ["git", "init", "-q", "-b", "main"],
+        [sys.executable, "-m", "dvc", "init", "-q"],
+        [sys.executable, "-m", "dvc", "config", "core.autostage", "true"],
+        ["git", "add", "-A"],
+        ["git", *FIRST_COMMIT],
+    )
+    env = {**os.environ, "DVC_NO_ANALYTICS": "1"}
+    for step in steps:
+        done = subprocess.run(step, cwd=out, capture_output=True, text=True, env=env)
+        if done.returncode != 0:
+            said = (done.stderr or done.stdout).strip().splitlines()
+            raise EditionError(
+                f"{out}: `{' '.join(step[-3:] if step[0] == sys.executable else step[:3])}` failed: "
+                f"{said[-1] if said else done.returncode}"
+            )
 
 
 def edition_text(relative: str, root: Path, seed: int | None, with_solutions: bool) -> str:
     if relative == "README.md":
-        rows = "\n".join(f"| {s['task']} | `{s['function']}` | `{s['file']}` | {s['what']} |" for s in stubs(root))
-        chosen = seed if seed is not None else yaml.safe_load((root / "params.yaml").read_text())["seed"]
-        return (root / "grader/edition/README.md").read_text().replace("{seed}", str(chosen)).replace("{stubs}", rows)
+        return edition_readme(root, seed)
     if relative == "RUBRIC.md":
         return rubric_markdown(yaml.safe_load((root / "grader/rubric.yaml").read_text()))
+    if relative == "ddpm_lab/check/rubric.yaml":
+        return check_rubric(yaml.safe_load((root / "grader/rubric.yaml").read_text()))
     text = (root / relative).read_text()
-    if relative == "pyproject.toml":
-        text = edition_pyproject(text)
     if relative == "params.yaml" and seed is not None:
         text = with_seed(text, seed)
-    # the solutions put back are the library's; the grader's own stages stay out of any edition (dvc.yaml)
-    return text if with_solutions and relative != "dvc.yaml" else strip_solutions(text, relative)
+    # the solutions put back are the library's; the grader's own stages and settings stay out of any edition
+    return text if with_solutions and relative.startswith("ddpm_lab/") else strip_solutions(text, relative)
 
 
 def read_roster(path: Path) -> list[str]:

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ddpm_lab.check.graded import nearest, pixel_matrix
 from ddpm_lab.progress import Bar
 
 HERE = Path(__file__).resolve().parent
@@ -114,20 +115,20 @@ class References:
 
     @cached_property
     def _train_matrix(self) -> tuple[np.ndarray, np.ndarray]:
-        return _matrix(self.train_images[0])
+        return pixel_matrix(self.train_images[0])
 
     @cached_property
     def _test_matrix(self) -> tuple[np.ndarray, np.ndarray]:
-        return _matrix(self.test_images[0])
+        return pixel_matrix(self.test_images[0])
 
     def nearest_training_image(self, images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """For each uint8 image, the RMS pixel distance (0-255 scale) to its nearest MNIST training image and
         that image's index."""
-        return _nearest(images, *self._train_matrix)
+        return nearest(images, *self._train_matrix)
 
     def nearest_test_image(self, images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """The same against MNIST's 10,000 test images (samples copied from them would also score a low FID)."""
-        return _nearest(images, *self._test_matrix)
+        return nearest(images, *self._test_matrix)
 
     def test_image_distances(self, n: int) -> np.ndarray:
         """:meth:`nearest_training_image` distances of the first ``n`` test images: what real, unseen digits
@@ -139,19 +140,3 @@ class References:
     @cached_property
     def mean_pixel_training(self) -> float:
         return float(self.train_images[0].mean())
-
-
-def _matrix(images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    x = images.reshape(len(images), -1).astype(np.float32)
-    return x, (x * x).sum(1)
-
-
-def _nearest(images: np.ndarray, pool: np.ndarray, pool_sq: np.ndarray, chunk: int = 500) -> tuple[np.ndarray, np.ndarray]:
-    distances, indices = [], []
-    for start in range(0, len(images), chunk):
-        a = images[start : start + chunk].reshape(-1, pool.shape[1]).astype(np.float32)
-        nearest = ((a * a).sum(1)[:, None] + pool_sq[None, :] - 2 * a @ pool.T).argmin(1)
-        exact = ((a - pool[nearest]) ** 2).sum(1)  # recomputed directly: no cancellation error
-        distances.append(np.sqrt(exact / pool.shape[1]))
-        indices.append(nearest)
-    return np.concatenate(distances), np.concatenate(indices)

@@ -84,6 +84,7 @@ FIELDS: dict[str, dict[str, str]] = {
         "batch_size": "sampler.batch_size",
     },
     "sample_grid": {"n_rows": "sample_grid.n_rows", "trajectory": "sample_grid.trajectory", "seed": "seed"},
+    # BEGIN SOLUTION  (the grader's own stages: not in the student edition)
     "classifier": {
         "epochs": "digit_classifier.epochs",
         "batch_size": "digit_classifier.batch_size",
@@ -98,6 +99,7 @@ FIELDS: dict[str, dict[str, str]] = {
         "runtime": "fid.runtime",
         "reference_dtype": "fid.reference_dtype",
     },
+    # END SOLUTION
     "fid_floor": {"n_floor": "fid.n_floor", "batch_size": "fid.batch_size", "runtime": "fid.runtime"},
     "fid": {"n_generated": "fid.n_generated", "batch_size": "fid.batch_size", "runtime": "fid.runtime", "seed": "seed"},
 }
@@ -147,6 +149,7 @@ Gndm = settings(
 Mnist = settings("Mnist", folder=("text", {}), image_size=("integer", {"low": 4}))
 ForwardDemo = settings("ForwardDemo", timesteps=("integers", {"low": 0}), seed=SEED)
 SampleGrid = settings("SampleGrid", n_rows=("integer", {"low": 1}), trajectory=("integers", {"low": 0}), seed=SEED)
+# BEGIN SOLUTION  (the grader's own stages: not in the student edition)
 ClassifierData = settings("ClassifierData", n_train=("integer", {"low": 10, "high": 60000}))
 FidReference = settings(
     "FidReference",
@@ -155,6 +158,7 @@ FidReference = settings(
     runtime=INCEPTION_RUNTIME,
     reference_dtype=("choice", {"choices": ("float16", "float32", "float64")}),
 )
+# END SOLUTION
 FidFloor = settings("FidFloor", n_floor=("integer", {"low": 2}), batch_size=BATCH, runtime=INCEPTION_RUNTIME)
 Fid = settings("Fid", n_generated=("integer", {"low": 2}), batch_size=BATCH, runtime=INCEPTION_RUNTIME, seed=SEED)
 
@@ -181,8 +185,10 @@ STAGE_SETTINGS: dict[str, Callable[..., Any]] = {
     "forward_demo": ForwardDemo,
     "device": Device,
     "sample_grid": SampleGrid,
+    # BEGIN SOLUTION  (the grader's own stages: not in the student edition)
     "classifier_data": ClassifierData,
     "fid_reference": FidReference,
+    # END SOLUTION
     "fid_floor": FidFloor,
     "fid": Fid,
 }

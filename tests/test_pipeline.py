@@ -153,20 +153,25 @@ TIMINGS = {"seconds", "train_seconds", "images_per_second"}
 
 
 def test_the_student_edition_with_its_solutions_put_back_reproduces_the_run_byte_for_byte(project, tmp_path):
-    """`python -m grader assign --with-solutions` at the tiny run's sizes and seed, against the tiny run itself."""
+    """`python -m grader assign`, its stubs written back with the solution, at the tiny run's sizes and seed: the
+    README's commands, as written, reproduce the tiny run itself; the student's check passes the functions, and
+    fails Task 3's graded check of the tiny subset (100 images where the lab asks for 3000) with the grader's rule."""
     from grader import assign
 
     edition = tmp_path / "edition"
-    assign.write_edition(edition, with_solutions=True)
+    assign.write_edition(edition)
+    for stub in assign.stubs(project):
+        shutil.copy(project / stub["file"], edition / stub["file"])  # the functions written
     shutil.copy(project / "params.yaml", edition / "params.yaml")
     shutil.copy(artifacts(project)["reference_stats"], artifacts(edition)["reference_stats"])  # the tiny reference
-    for cmd in (
-        ["git", "init", "-q"],
-        ["git", "add", "-A"],
-        ["git", "-c", "user.email=a@b", "-c", "user.name=a", "commit", "-qm", "x"],
-    ):
-        run(cmd, edition)
-    run(["dvc", "repro"], edition, timeout=1500)
+    run(["git", "add", "-A"], edition)
+    run(["git", "-c", "user.email=a@b", "-c", "user.name=a", "commit", "-qm", "my functions, tiny sizes"], edition)
+    readme = (edition / "README.md").read_text()
+    block = readme.split("## The lab's run", 1)[1].split("```bash\n", 1)[1].split("```", 1)[0]
+    commands = [line.split("  #")[0].split() for line in block.splitlines() if line.strip()]
+    assert commands[0] == ["dvc", "repro"]
+    for command in commands:
+        run(command, edition, timeout=1500)
     compared = 0
     for name in ("train_images", "reference_images", "floor_images", "model", "floor_stats"):
         assert artifacts(edition)[name].read_bytes() == artifacts(project)[name].read_bytes(), name
@@ -183,6 +188,16 @@ def test_the_student_edition_with_its_solutions_put_back_reproduces_the_run_byte
                 assert path.read_bytes() == theirs.read_bytes(), path
             compared += 1
     assert compared >= 30
+    mnist = tiny_params_dir(project)
+    checked = run([sys.executable, "-m", "ddpm_lab.check", "--mnist-dir", mnist], edition, check=False)
+    lines = checked.stdout.splitlines()[:-1]
+    failed = [line for line in lines if not line.startswith("PASS")]
+    assert checked.returncode == 1 and len(failed) == 1 and "graded check balanced_subset" in failed[0], checked.stdout
+    assert "100 images" in failed[0] and "3000 distinct MNIST training images" in failed[0]
+
+
+def tiny_params_dir(project: Path) -> str:
+    return yaml.safe_load((project / "params.yaml").read_text())["data"]["mnist_dir"]
 
 
 def test_experiment_changes_epochs_and_exp_show_lists_fid_and_loss(project):

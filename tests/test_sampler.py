@@ -2,7 +2,7 @@ import pytest
 import torch
 
 from ddpm_lab.errors import ConfigError
-from ddpm_lab.sampler import SamplerConfig, Trajectory, backward_step, respaced, sample, step_noise
+from ddpm_lab.sampler import SamplerConfig, Trajectory, backward_step, respaced, sample, step, step_noise, variant_step
 from ddpm_lab.schedule import NoiseSchedule
 
 
@@ -43,7 +43,7 @@ def test_step_noise_makes_the_labs_step_ddims_step_computed_from_alpha_bar_alone
             sigma2 = min(eta**2 * var, 1 - ab_prev)  # capped where no predicted noise is left
             x0 = (x_t - (1 - ab).sqrt() * eps) / ab.sqrt()
             ddim = ab_prev.sqrt() * x0 + (1 - ab_prev - sigma2).sqrt() * eps + sigma2.sqrt() * z
-            got = backward_step(s, x_t, eps, t, SamplerConfig(eta=eta), step_noise(s, eps, t, eta, z))
+            got = backward_step(s, x_t, eps, t, step_noise(s, eps, t, eta, z))
             assert torch.allclose(got.double(), ddim.double(), atol=1e-4), (eta, t)
             if eta == 50.0:  # at the cap: x_0's estimate re-noised with fresh noise alone
                 assert torch.allclose(got.double(), (ab_prev.sqrt() * x0 + (1 - ab_prev).sqrt() * z).double(), atol=1e-4)
@@ -160,13 +160,15 @@ def test_backward_step_is_eq_33_with_the_mean_of_eq_35_and_the_variance_of_eq_28
     a, ab, ab_prev = s.alphas[t], s.alpha_bars[t], s.alpha_bars[t - 1]
     mean = (x_t - (1 - a) / (1 - ab).sqrt() * eps) / a.sqrt()  # eq. (35)
     sigma_q = ((1 - ab_prev) / (1 - ab) * (1 - a)).sqrt()  # eq. (28)
-    torch.testing.assert_close(backward_step(s, x_t, eps, t, SamplerConfig(), z), mean + sigma_q * z)
-    beta = SamplerConfig(variance="beta")
-    torch.testing.assert_close(backward_step(s, x_t, eps, t, beta, z), mean + (1 - a).sqrt() * z)
+    torch.testing.assert_close(backward_step(s, x_t, eps, t, z), mean + sigma_q * z)
     torch.testing.assert_close(
-        backward_step(s, x_t, eps, 1, SamplerConfig(), None),
-        (x_t - (1 - s.alphas[1]) / (1 - s.alpha_bars[1]).sqrt() * eps) / s.alphas[1].sqrt(),
+        backward_step(s, x_t, eps, 1, None), (x_t - (1 - s.alphas[1]) / (1 - s.alpha_bars[1]).sqrt() * eps) / s.alphas[1].sqrt()
     )
+    # the pipeline's own options live outside the lab's step; at the lab's settings `step` is the lab's step
+    torch.testing.assert_close(step(s, x_t, eps, t, SamplerConfig(), z), backward_step(s, x_t, eps, t, z))
+    beta = SamplerConfig(variance="beta")
+    torch.testing.assert_close(step(s, x_t, eps, t, beta, z), mean + (1 - a).sqrt() * z)
+    assert not torch.allclose(variant_step(s, x_t, eps, t, SamplerConfig(clip_x0=True), z), mean + sigma_q * z)  # clipped
 
 
 def test_progress_reports_every_step_of_every_batch_once():

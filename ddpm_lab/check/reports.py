@@ -1,0 +1,148 @@
+"""The grader's checks of Tasks 1–4, run on the ``reports/`` that ``dvc repro`` wrote, before hand-in.
+
+The rules and thresholds are the grader's own (:mod:`.graded`, with the settings of the rubric: the edition's
+copy beside this file, written by ``python -m grader assign``, else the project's ``grader/rubric.yaml``). A
+report not written yet, or MNIST not fetched yet for Task 3, makes its check "not run", with what to run first.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections.abc import Callable
+from functools import cache
+from pathlib import Path
+
+import numpy as np
+import yaml
+
+from ddpm_lab.check import PACKAGE, Check, Mismatch, NotRun, graded
+
+RUBRICS = (Path(__file__).with_name("rubric.yaml"), PACKAGE.parent / "grader" / "rubric.yaml")
+EQUATIONS = {"learned_mean": "eq. (23)", "pure_noise_at_T": "eq. (27)", "forward_marginals": "eq. (27)"}
+
+
+def load_rubric() -> dict | None:
+    path = next((p for p in RUBRICS if p.is_file()), None)
+    return yaml.safe_load(path.read_text()) if path else None
+
+
+class Reports:
+    """The student's own reports/ (trusted: this is their machine), read as the grader reads a submission."""
+
+    def __init__(self, folder: Path, mnist_dir: Path, rubric: dict) -> None:
+        self.folder, self.mnist_dir, self.rubric = Path(folder), Path(mnist_dir), rubric
+
+    def path(self, relative: str) -> Path:
+        path = self.folder / relative
+        if not path.is_file():
+            stage = relative.split("/")[0]
+            raise NotRun(f"{path} is not written yet: `dvc repro {stage}` writes it")
+        return path
+
+    def columns(self, relative: str, names: tuple[str, ...]) -> np.ndarray:
+        with self.path(relative).open(newline="") as f:
+            rows = list(csv.DictReader(f))
+        try:
+            return np.array([[float(row[n]) for n in names] for row in rows])
+        except (KeyError, TypeError, ValueError) as err:
+            raise Mismatch(f"{relative}: not the columns {', '.join(names)} of numbers ({err})") from None
+
+    def npz(self, relative: str) -> dict[str, np.ndarray]:
+        with np.load(self.path(relative), allow_pickle=False) as archive:
+            return {name: archive[name] for name in archive.files}
+
+    def json(self, relative: str) -> dict:
+        return json.loads(self.path(relative).read_text())
+
+    def nearest(self) -> tuple[Callable, np.ndarray]:
+        """The search for an image among MNIST's training images, prepared as the grader prepares them, and their
+        labels."""
+        images, labels = mnist_training_images(self.mnist_dir.resolve(), int(self.rubric["lab_settings"]["image_size"]))
+        pool = graded.pixel_matrix(images)
+        return (lambda found: graded.nearest(found, *pool)), labels
+
+
+@cache
+def mnist_training_images(folder: Path, size: int) -> tuple[np.ndarray, np.ndarray]:
+    from ddpm_lab.data import MnistUnavailable, fetch_mnist, prepared_split
+
+    try:
+        fetch_mnist(folder, sources=("local",))  # offline: only checks the files already there
+    except MnistUnavailable:
+        raise NotRun(f"MNIST's files are not in {folder} yet: `dvc repro mnist_subset` fetches them") from None
+    return prepared_split(folder, "train", size)
+
+
+def lab_schedule(rubric: dict):
+    from ddpm_lab.schedule import NoiseSchedule
+
+    s = rubric["lab_settings"]["schedule"]
+    return NoiseSchedule.linear(s["alpha_start"], s["alpha_end"], s["steps"])
+
+
+def forward_pair(r: Reports, t: int) -> tuple[np.ndarray, np.ndarray]:
+    arrays = r.npz("forward_demo/noisy.npz")
+    if "x0" not in arrays or f"t{t}" not in arrays:
+        raise Mismatch(f"forward_demo/noisy.npz holds {sorted(arrays)}, not x0 and t{t}")
+    return arrays["x0"].astype(np.float64), arrays[f"t{t}"].astype(np.float64)
+
+
+def outcome(r: Reports, task: str, name: str, cfg: dict) -> graded.Outcome:
+    z = float(r.rubric["statistics"]["z"])
+    if name == "samples_moments":
+        return graded.samples_moments(r.columns("gaussian_demo/samples.csv", ("x1", "x2")), cfg, z)
+    if name == "data_distribution":
+        return graded.data_distribution(r.columns("gndm_fit/data.csv", ("x1", "x2")), cfg, z)
+    if name == "learned_mean":
+        learned = np.array(r.json("gndm_fit/metrics.json")["learned_mean"], dtype=np.float64)
+        return graded.learned_mean(learned, r.columns("gndm_fit/data.csv", ("x1", "x2")), cfg)
+    if name == "balanced_subset":
+        arrays = r.npz("mnist_subset/subset.npz")
+        search, labels = r.nearest()
+        return graded.balanced_subset(arrays["images"], arrays["labels"], cfg, search, labels)
+    if name == "value_range":
+        x0 = r.npz("forward_demo/noisy.npz")["x0"]
+        return graded.value_range(x0, cfg, r.nearest()[0])
+    schedule = lab_schedule(r.rubric)
+    root = lambda t: float(schedule.alpha_bars[t].sqrt())  # noqa: E731
+    if name == "pure_noise_at_T":
+        t = schedule.steps
+        return graded.pure_noise_at_T(*forward_pair(r, t), t, root(t), z)
+    if name == "forward_marginals":
+        noisy = {t: forward_pair(r, t) for t in cfg["timesteps"]}
+        return graded.forward_marginals(noisy, {t: root(t) for t in noisy}, z)
+    raise KeyError(f"{task}.{name}")
+
+
+def report_check(r: Reports, task: str, name: str, cfg: dict) -> Check:
+    def run() -> str:
+        try:
+            result = outcome(r, task, name, cfg)
+        except graded.Rejected as err:
+            raise Mismatch(str(err)) from None
+        if result.status == graded.PASSED:
+            return f"{result.measured} (the grader expects {result.expected})"
+        hint = " ".join(str(cfg.get("hint", "")).split())
+        raise Mismatch(
+            f"measured {result.measured}; the grader expects {result.expected}" + (f"; usual cause: {hint}" if hint else "")
+        )
+
+    points = f"{float(cfg['points']):g} point{'s' if float(cfg['points']) != 1 else ''}"
+    return Check(int(task.removeprefix("task")), EQUATIONS.get(name, ""), f"graded check {name} ({points}, on {r.folder}/)", run)
+
+
+GRADED_HERE = ("task1", "task2", "task3", "task4")  # the graded checks that need no trained model and no grader file
+
+
+def report_checks(folder: str | Path = "reports", mnist_dir: str | Path = "data/raw/mnist") -> list[Check]:
+    rubric = load_rubric()
+    if rubric is None:
+        return []
+    r = Reports(Path(folder), Path(mnist_dir), rubric)
+    return [
+        report_check(r, task, name, cfg)
+        for task, spec in rubric["tasks"].items()
+        if task in GRADED_HERE
+        for name, cfg in spec["checks"].items()
+    ]
