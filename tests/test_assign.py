@@ -143,6 +143,9 @@ def test_the_readme_and_rubric_say_what_is_checked_before_hand_in_and_what_only_
             assert before == (key in ("task1", "task2", "task3", "task4")), row
             if key != "run":
                 assert f"| {check['points']:g} |" in row
+    shipped = yaml.safe_load((edition / "ddpm_lab/check/rubric.yaml").read_text())  # what the student's check runs
+    assert shipped["tasks"] == {k: rubric["tasks"][k] for k in ("task1", "task2", "task3", "task4")}
+    assert shipped["statistics"] == rubric["statistics"] and shipped["lab_settings"] == rubric["lab_settings"]
     assert "FID recomputed from fid/samples.npz <= 28 |" in table and "at least 1000 samples" in table
 
 
