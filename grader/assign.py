@@ -228,7 +228,8 @@ def edition_readme(root: Path, seed: int | None) -> str:
     )
     repro = json.loads((root / "reports/repro_times.json").read_text())
     measured = root / "reports/edition_times.json"  # scripts/edition_times.py, which writes an edition to measure them
-    edition = json.loads(measured.read_text()) if measured.exists() else {"check_seconds": math.nan, "smoke_seconds": math.nan}
+    unmeasured = dict.fromkeys(("check_seconds", "check_after_smoke_seconds", "smoke_seconds"), math.nan)
+    edition = json.loads(measured.read_text()) if measured.exists() else unmeasured
     seconds = {stage: repro["stage_seconds"][stage] for stage in STAGE_TASKS}
     stage_rows = "\n".join(f"| `{stage}` | {STAGE_TASKS[stage]} | {duration(s)} |" for stage, s in seconds.items())
     chosen = seed if seed is not None else yaml.safe_load((root / "params.yaml").read_text())["seed"]
@@ -238,6 +239,7 @@ def edition_readme(root: Path, seed: int | None) -> str:
         "stage_times": stage_rows,
         "total_minutes": f"{sum(seconds.values()) / 60:.0f}",
         "check_seconds": f"{edition['check_seconds']:.0f}",
+        "check_after_seconds": f"{edition['check_after_smoke_seconds']:.0f}",
         "smoke_minutes": f"{edition['smoke_seconds'] / 60:.0f}",
     }
     text = (root / "grader/edition/README.md").read_text()
