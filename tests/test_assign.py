@@ -191,6 +191,7 @@ def test_dvc_repro_of_the_edition_stops_at_the_first_stub_with_one_line(edition,
         r"`python -m ddpm_lab\.check 2` checks it in seconds",
         said[0],
     ), said
+    assert said[0] in (work / "README.md").read_text().splitlines()  # the README shows this very line
     assert (work / "reports/gaussian_demo/samples.csv").exists()  # Task 1 asks nothing to be written: it ran
 
 
