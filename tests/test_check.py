@@ -159,7 +159,7 @@ def test_the_command_exits_0_only_when_every_check_passed(capsys, mnist_dir, goo
 
     assert main(["2", "3", "--reports", str(good), "--mnist-dir", str(mnist_dir)]) == 0
     out = capsys.readouterr().out.splitlines()
-    assert out[-1].startswith("7 passed (") and all(line.startswith("PASS  Task ") for line in out[:-1])
+    assert out[-1].startswith("8 passed (") and all(line.startswith("PASS  Task ") for line in out[:-1])
     assert main(["1", "--reports", str(tmp_path / "none")]) == 1  # Task 1's report not written: not run, not passed
     assert "1 not run" in capsys.readouterr().out
     with pytest.raises(SystemExit):
