@@ -102,7 +102,7 @@ def test_images_scaled_to_0_1_instead_of_minus_1_1_fail_value_range(good, rubric
     arrays["x0"] = (arrays["x0"] + 1) / 2  # [0, 1]: inside [-1, 1], but mapped back it is no MNIST image
     np.savez(good / "forward_demo/noisy.npz", **arrays)
     result = by_name(grade(good, rubric, quick))["task3.value_range"]
-    assert not result.passed and "usual cause: Images should be scaled linearly" in result.feedback()
+    assert not result.passed and "usual cause: x_0 should be a training image mapped linearly onto [-1, 1]" in result.feedback()
 
 
 # Forgeries ----------------------------------------------------------------------------------------------
