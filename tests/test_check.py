@@ -1,6 +1,7 @@
 """`python -m ddpm_lab.check`: the solution passes every check; every mistake of the corpus (tests/mistakes/) fails a
 check of its own task and of no other; the graded checks of Tasks 1–4 are the grader's, rule and threshold."""
 
+import functools
 import importlib
 import inspect
 from pathlib import Path
@@ -30,13 +31,23 @@ def corpus() -> list[tuple[str, str, int, object]]:
 MISTAKE_LIST = corpus()
 
 
-def graders_verdicts(rubric: dict, folder: Path, mnist_dir: Path) -> dict:
-    """The grader's results of the checks of Tasks 1–4 on ``folder`` (the other tasks' checks left out: faster)."""
+@functools.cache
+def graders_references(mnist_dir: Path) -> tuple[dict, object]:
+    """The rubric's checks of Tasks 1–4 alone (the others left out: faster) and the grader's references, made once."""
     from grader.references import References
+    from grader.runner import load_rubric
+
+    rubric = load_rubric()
+    part = {**rubric, "tasks": {task: rubric["tasks"][task] for task in GRADED_HERE}}
+    return part, References(part, mnist_dir=mnist_dir, fid=False)
+
+
+def graders_verdicts(folder: Path, mnist_dir: Path) -> dict:
+    """The grader's results of the checks of Tasks 1–4 on ``folder``."""
     from grader.runner import grade
 
-    part = {**rubric, "tasks": {task: rubric["tasks"][task] for task in GRADED_HERE}}
-    return {r.check: r for r in grade(folder, part, References(part, mnist_dir=mnist_dir, fid=False))}
+    part, refs = graders_references(mnist_dir)
+    return {r.check: r for r in grade(folder, part, refs)}
 
 
 def lines_of(task: int) -> list:
@@ -126,7 +137,7 @@ def test_the_graded_checks_of_tasks_1_to_4_are_the_graders_on_the_committed_repo
     mine = {line.check.name.split()[2]: line for line in map(run, report_checks(good, mnist_dir))}
     expected = {name for task in GRADED_HERE for name in rubric["tasks"][task]["checks"]}
     assert set(mine) == expected
-    graders = graders_verdicts(rubric, good, mnist_dir)
+    graders = graders_verdicts(good, mnist_dir)
     for name, line in mine.items():
         assert line.status == PASSED == graders[name].status, str(line)
         assert line.message.startswith(graders[name].measured), (line.message, graders[name].measured)
@@ -138,7 +149,7 @@ def test_a_wrong_report_fails_the_students_check_as_it_fails_the_grader(root, ru
     samples.write_text("\n".join([rows[0]] + [",".join(str(2 * float(v)) for v in r.split(",")) for r in rows[1:]]) + "\n")
     (good / "forward_demo/noisy.npz").unlink()
     mine = {line.check.name.split()[2]: line for line in map(run, report_checks(good, mnist_dir))}
-    graders = graders_verdicts(rubric, good, mnist_dir)
+    graders = graders_verdicts(good, mnist_dir)
     assert mine["samples_moments"].status == FAILED == graders["samples_moments"].status
     assert "usual cause: gaussian_demo/samples.csv does not hold draws of N(0, I)" in mine["samples_moments"].message
     # a report not written yet is not run (the grader, which grades a hand-in, fails it)
