@@ -58,20 +58,21 @@ class Reports:
     def nearest(self) -> tuple[Callable, np.ndarray]:
         """The search for an image among MNIST's training images, prepared as the grader prepares them, and their
         labels."""
-        images, labels = mnist_training_images(self.mnist_dir.resolve(), int(self.rubric["lab_settings"]["image_size"]))
-        pool = graded.pixel_matrix(images)
+        pool, labels = mnist_training_pool(self.mnist_dir.resolve(), int(self.rubric["lab_settings"]["image_size"]))
         return (lambda found: graded.nearest(found, *pool)), labels
 
 
 @cache
-def mnist_training_images(folder: Path, size: int) -> tuple[np.ndarray, np.ndarray]:
+def mnist_training_pool(folder: Path, size: int) -> tuple[tuple[np.ndarray, np.ndarray], np.ndarray]:
+    """MNIST's training images as :func:`graded.nearest` searches them, and their labels: made once a process."""
     from ddpm_lab.data import MnistUnavailable, fetch_mnist, prepared_split
 
     try:
         fetch_mnist(folder, sources=("local",))  # offline: only checks the files already there
     except MnistUnavailable:
         raise NotRun(f"MNIST's files are not in {folder} yet: `dvc repro mnist_subset` fetches them") from None
-    return prepared_split(folder, "train", size)
+    images, labels = prepared_split(folder, "train", size)
+    return graded.pixel_matrix(images), labels
 
 
 def lab_schedule(rubric: dict):
