@@ -98,16 +98,27 @@ def respaced(schedule: NoiseSchedule, steps: int | None, power: float = 1.0) -> 
     return NoiseSchedule(alphas=alphas, alpha_bars=alpha_bars), taus
 
 
+def sample_generator(seed: int, index: int) -> torch.Generator:
+    """The CPU generator of sample ``index`` of a run of stream seed ``seed``: its own stream, derived from the pair
+    by NumPy's ``SeedSequence``, so that any sample can be drawn again alone, in any batch, on any device."""
+    return torch.Generator().manual_seed(int(np.random.SeedSequence([seed, index]).generate_state(1, np.uint64)[0]))
+
+
+def fresh_noise(generators: list[torch.Generator], shape: tuple) -> torch.Tensor:
+    """One draw of N(0, I) of ``shape`` from each sample's generator, stacked (on the CPU)."""
+    return torch.stack([torch.randn(shape, generator=g) for g in generators])
+
+
 def start_noise(
-    schedule: NoiseSchedule, config: SamplerConfig, shape: tuple, generator: torch.Generator, mean_image: torch.Tensor | None
+    schedule: NoiseSchedule, config: SamplerConfig, noise: torch.Tensor, mean_image: torch.Tensor | None
 ) -> torch.Tensor:
-    noise = torch.randn(shape, generator=generator)
+    """x_T from the first noise draw of each sample: the noise itself, or eq. (27) at t = T with the mean image."""
     if config.start == "standard_normal":
         return noise
     if mean_image is None:
         raise ValueError("start='forward_marginal' needs the mean training image")
     alpha_bar = schedule.alpha_bars[-1].item()
-    return alpha_bar**0.5 * mean_image.reshape(1, *shape[1:]) + (1 - alpha_bar) ** 0.5 * noise
+    return alpha_bar**0.5 * mean_image.reshape(1, *noise.shape[1:]) + (1 - alpha_bar) ** 0.5 * noise
 
 
 def backward_step(schedule: NoiseSchedule, x_t: torch.Tensor, eps: torch.Tensor, t: int, z: torch.Tensor | None) -> torch.Tensor:
@@ -118,7 +129,7 @@ def backward_step(schedule: NoiseSchedule, x_t: torch.Tensor, eps: torch.Tensor,
     2. The standard deviation σ_q(t), the square root of eq. (28)'s variance σ_q²(t) =
        ``schedule.posterior_variance[t]`` (a variance: z is scaled by its square root).
     3. x_{t−1} = μ_p + σ_q(t) · z, with the noise z ~ N(0, I) that the sampler hands in (it draws every step's
-       noise from one seeded generator: the same seed, the same samples; draw none here). At t = 1 ``z`` is
+       noise from seeded generators, one per sample: the same seed, the same samples; draw none here). At t = 1 ``z`` is
        None and no noise is added: x_0 = μ_p.
 
     ``t`` is an int, 1 ≤ t ≤ T; ``x_t``, ``eps`` and ``z`` have one shape, (B, C, H, W).
@@ -199,6 +210,7 @@ def sample(
     mean_image: torch.Tensor | None = None,
     progress: Callable[[int, int], None] | None = None,
     observe: Callable[[int, torch.Tensor], None] | None = None,
+    indices: list[int] | None = None,
 ) -> torch.Tensor:
     """Draw ``n`` samples (n, *shape) in model range, batch by batch; the same seed gives the same samples.
     Each step is :func:`step` (the lab's :func:`backward_step` at the lab's settings), its fresh noise z mixed
@@ -206,24 +218,29 @@ def sample(
     each step of each batch; ``observe(t, x_t)`` with each batch's x_T and then with x_t after each step (t on the
     original 0..T scale), for a figure of the trajectory.
 
-    All randomness comes from one CPU generator seeded with ``seed`` and is drawn in a fixed order, so the
-    result does not depend on the device beyond floating-point rounding.
+    Sample i draws all of its noise, x_T's first and then each step's z, from its own CPU generator
+    (:func:`sample_generator` of ``seed`` and i). So sample i is the same whatever the batch it is drawn in and
+    whatever the device, up to floating-point rounding, and ``indices`` draws only the samples named (n is then
+    their number): a grader regenerates a few samples of a run from its weights without drawing them all.
     """
     device = torch.device(device)
+    indices = list(range(n)) if indices is None else [int(i) for i in indices]
+    if len(indices) != n:
+        raise ValueError(f"{len(indices)} indices for {n} samples")
     sub, taus = respaced(schedule, config.steps, config.spacing_power)
-    generator = torch.Generator().manual_seed(seed)
-    starts = range(0, n, config.batch_size)
+    starts = range(0, len(indices), config.batch_size)
     total, done = len(starts) * sub.steps, 0
     batches = []
     for start in starts:
-        size = min(config.batch_size, n - start)
-        x = start_noise(sub, config, (size, *shape), generator, mean_image).to(device)
+        generators = [sample_generator(seed, i) for i in indices[start : start + config.batch_size]]
+        size = len(generators)
+        x = start_noise(sub, config, fresh_noise(generators, shape), mean_image).to(device)
         if observe:
             observe(int(taus[-1]), x)
         for i in range(sub.steps, 0, -1):
             with mixed_precision(device):
                 eps = model(x, taus[torch.full((size,), i, dtype=torch.long)].to(device)).float()
-            z = torch.randn((size, *shape), generator=generator).to(device) if i > 1 else None
+            z = fresh_noise(generators, shape).to(device) if i > 1 else None
             if z is not None and config.eta != 1:
                 z = step_noise(sub, eps, i, config.eta, z)
             x = step(sub, x, eps, i, config, z)
@@ -246,8 +263,10 @@ def generate(
     mean_image: torch.Tensor | None = None,
     progress: Callable[[int, int], None] | None = None,
     observe: Callable[[int, torch.Tensor], None] | None = None,
+    indices: list[int] | None = None,
 ) -> np.ndarray:
-    """``n`` samples of a trained U-Net as the pipeline stores images: uint8 (n, H, W), digits bright on black."""
+    """``n`` samples of a trained U-Net (or those of ``indices``, :func:`sample`) as the pipeline stores images:
+    uint8 (n, H, W), digits bright on black."""
     c, size = model.config.channels, model.config.image_size
     samples = sample(
         model.to(device),
@@ -260,6 +279,7 @@ def generate(
         mean_image=mean_image,
         progress=progress,
         observe=observe,
+        indices=indices,
     )
     return to_uint8(samples)
 

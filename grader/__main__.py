@@ -1,9 +1,14 @@
-"""python -m grader FOLDER [FOLDER ...] [--csv FILE] [--out DIR] [--no-fid] [--workers N | --scheduler ADDRESS]
+"""python -m grader FOLDER [FOLDER ...] [--student-id ID | --seed N] [--roster seeds.csv] [--csv FILE] [--out DIR] [--no-fid]
+                  [--workers N | --scheduler ADDRESS]
 python -m grader assign OUT/ [--student-id ID | --roster FILE]   (the student edition: grader/assign.py)
 python -m grader gradescope OUT.zip                              (Gradescope's autograder: grader/gradescope.py)
 
 Every check measures the submitted arrays against the grader's own references; the FID is recomputed from
 the saved samples unless --no-fid is given, in which case the FID checks are reported as not run.
+
+Whose run it is (grader/identity.py): --student-id for one folder; with several folders, each folder's name
+(subs/<id>/reports); --roster, the seeds.csv that `assign --roster` wrote, says whose seed a wrong one is. With no
+id, run.seed is not run and the verdict is INCOMPLETE.
 
 One folder is graded in this process. Several (or --workers / --scheduler) are graded on a Dask cluster, a time
 limit each (grader/batch.py); with --csv, the class report is written beside the CSV (grader/classreport.py).
@@ -21,6 +26,7 @@ from pathlib import Path
 
 from grader import output
 from grader.batch import ClusterUnavailable, Graded, Settings, grade_class, grade_into
+from grader.identity import NOBODY, Identity, IdentityError, id_from_folder, read_roster
 from grader.references import References, ReferenceUnavailable
 from grader.runner import RubricError, load_rubric
 from grader.safe import folder_problem
@@ -43,6 +49,17 @@ def parse(argv: list[str]) -> argparse.Namespace:
         help="the grader's own copy of MNIST's IDX files (fetched and MD5-checked if missing; "
         "default: data/raw/mnist beside the grader)",
     )
+    who = parser.add_mutually_exclusive_group()
+    who.add_argument("--student-id", help="whose run one FOLDER is: the seed expected is the one `assign` gave this id")
+    who.add_argument("--seed", type=int, help="the seed expected of one FOLDER, for a run of your own (the committed one: 0)")
+    parser.add_argument(
+        "--roster",
+        type=Path,
+        help="seeds.csv as `assign --roster` writes it: folder names are ids on it, and it names a seed's owner",
+    )
+    parser.add_argument(
+        "--draw-seed", type=int, help="the seed of the grader's random picks, to reproduce a grading (default: fresh)"
+    )
     parser.add_argument("--quiet", action="store_true", help="print only the score lines")
     cluster = parser.add_mutually_exclusive_group()
     cluster.add_argument("--workers", type=int, help="workers of the local Dask cluster (default: one per core)")
@@ -55,7 +72,21 @@ def parse(argv: list[str]) -> argparse.Namespace:
         parser.error("--workers must be at least 1")
     if args.time_limit <= 0:
         parser.error("--time-limit must be positive")
+    if (args.student_id is not None or args.seed is not None) and len(args.folders) > 1:
+        parser.error("--student-id and --seed name the owner of one folder; for a class, folders are named by id")
     return args
+
+
+def identities(args: argparse.Namespace, roster: dict[str, int] | None) -> list[Identity]:
+    """Whose run each folder is, as the instructor said: --student-id or --seed for one folder; with a roster or
+    several folders, each folder's name; else nobody."""
+    if args.student_id is not None:
+        return [Identity.of_student(args.student_id, "--student-id", roster)]
+    if args.seed is not None:
+        return [Identity.of_seed(args.seed)]
+    if roster is not None or len(args.folders) > 1:
+        return [Identity.of_student(id_from_folder(f), "the folder's name", roster) for f in args.folders]
+    return [NOBODY]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -73,29 +104,33 @@ def main(argv: list[str] | None = None) -> int:
         rubric=str(args.rubric) if args.rubric else None,
         mnist_dir=str(args.mnist_dir) if args.mnist_dir else None,
         fid=not args.no_fid,
+        draw_seed=args.draw_seed,
     )
     try:  # the grader's files are checked before any submission is graded
+        roster = read_roster(args.roster) if args.roster else None
         rubric = load_rubric(settings.rubric)
-        refs = References(rubric, mnist_dir=args.mnist_dir, fid=settings.fid)
+        refs = References(rubric, mnist_dir=args.mnist_dir, fid=settings.fid, draw_seed=args.draw_seed)
         refs.classifier  # noqa: B018
         if refs.fid_enabled:
             refs.fid_statistics  # noqa: B018
-    except (RubricError, ReferenceUnavailable) as err:
+    except (RubricError, ReferenceUnavailable, IdentityError) as err:
         print(f"grader: {err}", file=sys.stderr)
         return CANNOT_RUN
 
-    folders = args.folders
+    folders, owners = args.folders, identities(args, roster)
     in_process = len(folders) == 1 and args.workers is None and args.scheduler is None
     if in_process and not folders[0].is_dir():
         print(f"grader: {folders[0]}: {folder_problem(folders[0], rubric['limits'])}", file=sys.stderr)
         return CANNOT_RUN
     outs = [str(out_folder(args.out, folder, index, len(folders))) for index, folder in enumerate(folders)]
     if in_process:
-        rows = [grade_here(folders[0], Path(outs[0]), rubric, refs, args.quiet, settings)]
+        rows = [grade_here(folders[0], Path(outs[0]), rubric, refs, args.quiet, settings, owners[0])]
     else:
         del refs  # each worker loads its own
         try:
-            rows = grade_class([str(f) for f in folders], outs, settings, args.scheduler, args.workers, args.time_limit)
+            rows = grade_class(
+                [str(f) for f in folders], outs, settings, args.scheduler, args.workers, args.time_limit, identities=owners
+            )
         except ClusterUnavailable as err:
             print(f"grader: {err}", file=sys.stderr)
             return CANNOT_RUN
@@ -113,9 +148,11 @@ def out_folder(out: Path | None, folder: Path, index: int, count: int) -> Path:
     return out if count == 1 else out / f"{index:03d}-{folder.parent.name or folder.name}"
 
 
-def grade_here(folder: Path, out: Path, rubric: dict, refs: References, quiet: bool, settings: Settings) -> Graded:
+def grade_here(
+    folder: Path, out: Path, rubric: dict, refs: References, quiet: bool, settings: Settings, identity: Identity = NOBODY
+) -> Graded:
     done = Graded(str(folder))
-    results = grade_into(done, folder, out, rubric, refs, settings)
+    results = grade_into(done, folder, out, rubric, refs, settings, identity)
     if results is None:
         print(f"\n== {folder}: not graded: {done.error}")
         return done

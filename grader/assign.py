@@ -23,7 +23,6 @@ student id, so that honest runs never coincide.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import math
 import os
@@ -36,6 +35,7 @@ from pathlib import Path
 import yaml
 
 from ddpm_lab.check.reports import GRADED_HERE
+from grader.identity import seed_for
 
 ROOT = Path(__file__).resolve().parent.parent
 BEGIN, END, STUB = "# BEGIN SOLUTION", "# END SOLUTION", "# STUB: "
@@ -126,11 +126,6 @@ def stubs(root: Path = ROOT) -> list[dict[str, str]]:
                 )
     order = ["gaussian", "data", "schedule", "sampler", "training"]  # within a task, what a function uses first
     return sorted(found, key=lambda s: (int(s["task"].split()[1]), order.index(Path(s["file"]).stem)))
-
-
-def seed_for(student_id: str) -> int:
-    """A seed of the student's own: the first 31 bits of SHA-256 of the id (the same id, the same seed)."""
-    return int.from_bytes(hashlib.sha256(student_id.strip().encode()).digest()[:4], "big") >> 1
 
 
 def with_seed(params_text: str, seed: int) -> str:

@@ -27,6 +27,7 @@ from pathlib import Path
 
 from grader import output
 from grader.copies import Evidence, evidence_of
+from grader.identity import NOBODY, Identity
 from grader.references import References
 from grader.runner import Result, grade_and_draw, load_rubric, verdict
 from grader.safe import Submission, folder_problem, one_line
@@ -47,6 +48,7 @@ class Settings:
     mnist_dir: str | None = None
     fid: bool = True
     torch_threads: int | None = None  # None: leave torch's default (Dask sets OMP_NUM_THREADS=1 for its workers)
+    draw_seed: int | None = None  # the grader's random picks: None fresh for each submission
 
 
 @dataclass
@@ -54,6 +56,7 @@ class Graded:
     """One submission's row of the class: its grade, or why it has none."""
 
     submission: str
+    student_id: str = ""  # whose run the grader was told it is ("" nobody said)
     score: float = 0.0
     max_score: float | None = None
     verdict: str = NOT_GRADED
@@ -72,6 +75,7 @@ class Graded:
     def row(self) -> dict:
         row = {
             "submission": self.submission,
+            "student_id": self.student_id,
             "score": self.score,
             "max_score": self.max_score,
             "verdict": self.verdict,
@@ -96,7 +100,7 @@ def worker_references(settings: Settings) -> tuple[dict, References]:
             torch.set_num_threads(settings.torch_threads)
         rubric = load_rubric(settings.rubric)
         mnist_dir = Path(settings.mnist_dir) if settings.mnist_dir else None
-        refs = References(rubric, mnist_dir=mnist_dir, fid=settings.fid, progress=False)
+        refs = References(rubric, mnist_dir=mnist_dir, fid=settings.fid, progress=False, draw_seed=settings.draw_seed)
         refs.classifier, refs._train_matrix, refs._test_matrix  # noqa: B018 - loaded now, not inside a time limit
         if refs.fid_enabled:
             refs.fid_statistics, refs._extractor  # noqa: B018
@@ -104,20 +108,27 @@ def worker_references(settings: Settings) -> tuple[dict, References]:
     return _LOADED[settings]
 
 
-def grade_folder(folder: str, out: str, settings: Settings) -> Graded:
+def grade_folder(folder: str, out: str, settings: Settings, identity: Identity = NOBODY) -> Graded:
     """Grade one submission folder, write its results.json and reports into ``out``, and gather the evidence the
     copy detection needs. Never raises for a bad submission: the row says what was wrong."""
     start = time.perf_counter()
     rubric, refs = worker_references(settings)
     done = Graded(folder, worker=f"{socket.gethostname()}:{os.getpid()}", references_built=References.built)
-    if grade_into(done, Path(folder), Path(out), rubric, refs, settings) is not None:
+    done.student_id = identity.student_id or ""
+    if grade_into(done, Path(folder), Path(out), rubric, refs, settings, identity) is not None:
         done.evidence = evidence_of(Submission(Path(folder), rubric["limits"]), folder, refs.image_size)
     done.seconds = time.perf_counter() - start
     return done
 
 
 def grade_into(
-    done: Graded, folder: Path, out: Path, rubric: dict, refs: References, settings: Settings = Settings()
+    done: Graded,
+    folder: Path,
+    out: Path,
+    rubric: dict,
+    refs: References,
+    settings: Settings = Settings(),
+    identity: Identity = NOBODY,
 ) -> list[Result] | None:
     """Grade ``folder`` into ``done`` and write its results.json and reports into ``out``; the results, or None
     with ``done.error`` set when the folder cannot be graded. ``settings`` name the rubric and MNIST folder that
@@ -129,7 +140,7 @@ def grade_into(
     if problem:
         done.error = problem
         return None
-    results, drawn = grade_and_draw(folder, rubric, refs, figures=out / "figures")
+    results, drawn = grade_and_draw(folder, rubric, refs, figures=out / "figures", identity=identity)
     named = {"rubric_file": settings.rubric, "mnist_dir": settings.mnist_dir}
     again = {key: str(Path(value).resolve()) for key, value in named.items() if value}
     output.write_all(results, rubric.get("lab", "Lab"), folder, out, drawn, **again)
@@ -176,8 +187,10 @@ def grade_class(
     workers: int | None = None,
     time_limit: float = 1800.0,
     log=print,
+    identities: list[Identity] | None = None,
 ) -> list[Graded]:
-    """Grade every folder on a Dask cluster; the rows come back in the order of ``folders``."""
+    """Grade every folder on a Dask cluster; the rows come back in the order of ``folders``; ``identities``: whose
+    run each is (default nobody's)."""
     import logging
 
     from distributed import Client, LocalCluster
@@ -222,14 +235,14 @@ def grade_class(
             raise ClusterUnavailable(f"the workers could not load the grader's references: {one_line(err, 200)}") from None
         described = ", ".join(f"{addr} ({n} thread{'s' * (n > 1)})" for addr, n in sorted(client.nthreads().items()))
         log(f"grading {len(folders)} submissions on {described}; references loaded in {time.monotonic() - started:.1f} s")
-        return _run(client, folders, outs, settings, time_limit)
+        return _run(client, folders, outs, settings, time_limit, identities or [NOBODY] * len(folders))
     finally:
         client.close()
         if cluster is not None:
             cluster.close()
 
 
-def _run(client, folders, outs, settings, time_limit) -> list[Graded]:
+def _run(client, folders, outs, settings, time_limit, identities) -> list[Graded]:
     import uuid
 
     from distributed import wait
@@ -254,7 +267,9 @@ def _run(client, folders, outs, settings, time_limit) -> list[Graded]:
         slots = max(1, sum(client.nthreads().values()))
         while waiting and len(running) < slots:
             index = waiting.pop(0)
-            future = client.submit(grade_folder, folders[index], outs[index], settings, pure=False, key=f"grade-{batch}-{index}")
+            future = client.submit(
+                grade_folder, folders[index], outs[index], settings, identities[index], pure=False, key=f"grade-{batch}-{index}"
+            )
             running[future] = (index, time.monotonic())
         deadline = min(start for _, start in running.values()) + time_limit
         try:

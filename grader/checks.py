@@ -21,6 +21,7 @@ import numpy as np
 
 from ddpm_lab.check import graded
 from ddpm_lab.check.graded import FAILED, NOT_RUN, PASSED, Outcome  # noqa: F401  (the grader's names for them)
+from grader.identity import NOBODY, Identity
 from grader.references import References
 from grader.safe import Rejected, Submission, array, finite, number, vector
 
@@ -30,6 +31,8 @@ class Context:
     sub: Submission
     z: float
     refs: References
+    identity: Identity = NOBODY  # whose run the grader was told this is (grader/identity.py)
+    draw_seed: int = 0  # the grader's own random picks of this grading (grader/model.py)
     memo: dict = field(default_factory=dict)  # measurements shared by several checks of one submission
 
     def once(self, key: str, compute: Callable):
@@ -97,7 +100,11 @@ def balanced_subset(ctx: Context, cfg: dict) -> Outcome:
     size = ctx.refs.image_size
     images = array(arrays, "images", "mnist_subset/subset.npz", np.uint8, (None, size, size))
     labels = array(arrays, "labels", "mnist_subset/subset.npz", shape=(len(images),))
-    return graded.balanced_subset(images, labels, cfg, ctx.refs.nearest_training_image, ctx.refs.train_images[1])
+
+    def nearest(found: np.ndarray):
+        return ctx.once("nearest:subset", lambda: ctx.refs.nearest_training_image(found))
+
+    return graded.balanced_subset(images, labels, cfg, nearest, ctx.refs.train_images[1])
 
 
 def forward_arrays(ctx: Context) -> dict[str, np.ndarray]:
@@ -324,29 +331,6 @@ def black_backgrounds(ctx: Context, cfg: dict) -> Outcome:
     )
 
 
-# The run ------------------------------------------------------------------------------------------------
+# The run, and the checks tied to the handed-in weights: their own modules, registered here ----------------
 
-
-@check("run", "seed")
-def seed(ctx: Context, cfg: dict) -> Outcome:
-    import torch
-
-    from ddpm_lab.gaussian import sample_normal
-
-    seeds = {}
-    for stage in cfg["stages"]:
-        value = ctx.sub.json(f"{stage}/metrics.json").get("seed")
-        if not (isinstance(value, int) and not isinstance(value, bool) and value >= 0):
-            raise Rejected(f"{stage}/metrics.json: seed {value!r} is not a non-negative integer")
-        seeds[stage] = value
-    found = sorted(set(seeds.values()))
-    expected = f"one seed across {len(seeds)} stages, the one that drew gaussian_demo/samples.csv"
-    if len(found) > 1:
-        return Outcome.of(False, "seeds " + ", ".join(f"{s} ({k})" for k, s in seeds.items()), expected)
-    # Task 1's samples follow from the seed alone (the lab's code draws them): a seed written over another
-    # run's metrics does not redraw them
-    drawn = gaussian_samples(ctx)
-    redrawn = sample_normal(len(drawn), torch.zeros(2, dtype=torch.float64), found[0]).numpy()
-    if not np.array_equal(drawn, redrawn):
-        return Outcome.of(False, f"seed {found[0]}, but gaussian_demo/samples.csv was not drawn with it", expected)
-    return Outcome.of(True, f"seed {found[0]}", expected, f"The run's seed is {found[0]}.")
+from grader import model, seeds  # noqa: E402, F401

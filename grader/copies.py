@@ -11,6 +11,11 @@ compares every pair:
   models' digits seldom come that close (thresholds and their measurement in ``rubric.yaml``, ``copies:``).
 - **identical loss curves**: the same number of epochs, every epoch's loss equal to a relative tolerance.
   Runs with different seeds differ by about 1 % per epoch; a copied ``loss.csv``, rounded or not, does not.
+- **identical or near-identical weights**: the handed-in weights (``sample_grid/weights.safetensors``) of one
+  architecture, byte-identical, or closer than ``weights_distance`` relative to their size. Each submission is
+  reduced to a fixed random projection of its flattened weights (64 numbers, which keep distances to a few
+  percent); networks trained from different initialisations lie about √2 apart, a copy with noise added or a few
+  epochs of fine-tuning far closer.
 
 A shared seed is added to a listed pair's evidence: with each student's own seed (``python -m grader assign``)
 two honest runs never share one.
@@ -27,7 +32,9 @@ import numpy as np
 from grader.safe import Rejected, Submission, array
 
 SAMPLES, LOSS, SEED_FROM = "fid/samples.npz", "train/loss.csv", "gaussian_demo/metrics.json"
+WEIGHTS = "sample_grid/weights.safetensors"
 BLOCK = 4  # 32×32 images → 8×8 block means
+PROJECTION = 64  # dimensions of the weights' random projection
 
 
 @dataclass
@@ -38,6 +45,9 @@ class Evidence:
     blocks: np.ndarray | None = None  # float32 (n, 64): 8×8 block means, 0-255
     loss: np.ndarray | None = None  # per epoch
     seed: int | None = None
+    weights_layout: str = ""  # the tensors' names and shapes, hashed: only weights of one layout are compared
+    weights_digest: str = ""  # SHA-256 of the tensors' bytes
+    weights_projection: np.ndarray | None = None  # float64 (PROJECTION,)
 
 
 def evidence_of(sub: Submission, name: str, image_size: int) -> Evidence:
@@ -57,11 +67,36 @@ def evidence_of(sub: Submission, name: str, image_size: int) -> Evidence:
     except Rejected:
         pass
     try:
+        found.weights_layout, found.weights_digest, found.weights_projection = weights_fingerprint(sub.read_bytes(WEIGHTS))
+    except (Rejected, ValueError):
+        pass
+    try:
         seed = sub.json(SEED_FROM).get("seed")
         found.seed = seed if isinstance(seed, int) and not isinstance(seed, bool) else None
     except Rejected:
         pass
     return found
+
+
+def weights_fingerprint(data: bytes) -> tuple[str, str, np.ndarray]:
+    """(layout, digest, projection) of safetensors bytes: the weights flattened in name order and projected onto
+    PROJECTION fixed random ±1 directions (scaled so that distances are kept on average)."""
+    from safetensors.numpy import load
+
+    try:
+        tensors = load(data)
+    except Exception as err:  # safetensors raises its own error types for a damaged file
+        raise ValueError(f"{WEIGHTS}: {err}") from None
+    names = sorted(tensors)
+    layout = hashlib.sha256(repr([(n, tensors[n].shape) for n in names]).encode()).hexdigest()
+    flat = np.concatenate([tensors[n].astype(np.float64).ravel() for n in names]) if names else np.zeros(0)
+    digest = hashlib.sha256(flat.tobytes()).hexdigest()
+    projection = np.zeros(PROJECTION)
+    rng = np.random.default_rng(0)
+    for start in range(0, len(flat), 65536):
+        part = flat[start : start + 65536]
+        projection += (rng.integers(0, 2, size=(PROJECTION, len(part)), dtype=np.int8) * 2 - 1) @ part
+    return layout, digest, projection / np.sqrt(PROJECTION)
 
 
 def block_means(images: np.ndarray) -> np.ndarray:
@@ -78,7 +113,7 @@ class Pair:
 
 
 def find_copies(evidence: list[Evidence], settings: dict) -> list[Pair]:
-    """Every pair of submissions with copied samples or loss curves, in the order of ``evidence``."""
+    """Every pair of submissions with copied samples, loss curves or weights, in the order of ``evidence``."""
     pairs = []
     for a, b in combinations(evidence, 2):
         kinds, lines = [], []
@@ -106,6 +141,16 @@ def find_copies(evidence: list[Evidence], settings: dict) -> list[Pair]:
                 kinds.append("identical loss curves")
                 same = "equal" if gap.max() == 0 else f"equal to {gap.max():.1e} relative"
                 lines.append(f"loss curves of {len(a.loss)} epochs, every epoch {same}")
+        if a.weights_projection is not None and b.weights_projection is not None and a.weights_layout == b.weights_layout:
+            if a.weights_digest == b.weights_digest:
+                kinds.append("identical weights")
+                lines.append("the handed-in weights are byte-identical")
+            else:
+                scale = max(np.linalg.norm(a.weights_projection), np.linalg.norm(b.weights_projection), 1e-12)
+                distance = float(np.linalg.norm(a.weights_projection - b.weights_projection) / scale)
+                if distance <= settings["weights_distance"]:
+                    kinds.append("near-identical weights")
+                    lines.append(f"the handed-in weights lie {distance:.3f} apart, relative to their size")
         if kinds:
             if a.seed is not None and a.seed == b.seed:
                 lines.append(f"both claim seed {a.seed}")

@@ -12,6 +12,10 @@ to ``/autograder/results/results.json`` (the format of :func:`grader.output.grad
 - the grader and the library it measures with (``grader/``, ``ddpm_lab/``), the rubric and the grader's shipped
   reference files (checked against the rubric's SHA-256 before use).
 
+Whose submission it is comes from Gradescope's ``submission_metadata.json`` (its first user), by the field the
+instructor names when building the zip: ``--id-field email`` (the default) or ``--id-field sid``, whichever the
+class's ids for ``python -m grader assign --roster`` were. The seed expected is derived from it (grader/identity.py).
+
 ``run_autograder`` reads ``AUTOGRADER_ROOT`` (default ``/autograder``) and ``AUTOGRADER_PYTHON`` (default the
 image's virtual environment) and passes its arguments on, so that it can be run against a tree of its own making.
 
@@ -29,6 +33,8 @@ import zipfile
 from importlib import metadata
 from pathlib import Path
 
+from grader.identity import GRADESCOPE_FIELDS, from_gradescope
+
 HERE = Path(__file__).resolve().parent
 PROJECT = HERE.parent
 # what the grader imports, pinned to the versions this project is tested with
@@ -45,6 +51,7 @@ PACKAGES = (
     "requests",
     "openvino",
     "onnx",
+    "safetensors",
 )
 TORCH = ("torch", "torchvision")
 MARKER = "gaussian_demo"  # a folder every reports/ holds
@@ -71,7 +78,7 @@ set -euo pipefail
 ROOT="${AUTOGRADER_ROOT:-/autograder}"
 PYTHON="${AUTOGRADER_PYTHON:-$ROOT/venv/bin/python}"
 cd "$ROOT/source"
-exec "$PYTHON" -m grader.gradescope run --root "$ROOT" "$@"
+exec "$PYTHON" -m grader.gradescope run --root "$ROOT" --id-field {id_field} "$@"
 """
 
 
@@ -91,14 +98,18 @@ def requirements() -> str:
     return "".join(f"{name}=={metadata.version(name)}\n" for name in PACKAGES)
 
 
-def build(out: Path, rubric: Path | None = None) -> list[str]:
-    """Write the autograder zip; the same tree gives the same bytes."""
+def build(out: Path, rubric: Path | None = None, id_field: str = "email") -> list[str]:
+    """Write the autograder zip; the same tree gives the same bytes. ``id_field``: which of the submitter's fields
+    in Gradescope's metadata is the student id that ``assign`` derived the seed from."""
     from grader.runner import load_rubric
 
     load_rubric(rubric)  # a broken rubric is refused here, not on Gradescope
     torch = " ".join(f"{name}=={metadata.version(name).split('+')[0]}" for name in TORCH)
     python = f"{sys.version_info.major}.{sys.version_info.minor}"
-    entries = {"setup.sh": SETUP.format(torch=torch, python=python).encode(), "run_autograder": RUN.encode()}
+    if id_field not in GRADESCOPE_FIELDS:
+        raise ValueError(f"id_field must be one of {GRADESCOPE_FIELDS}, got {id_field!r}")
+    run_script = RUN.replace("{id_field}", id_field)
+    entries = {"setup.sh": SETUP.format(torch=torch, python=python).encode(), "run_autograder": run_script.encode()}
     entries["requirements.txt"] = requirements().encode()
     entries.update(sources(rubric))
     buffer = io.BytesIO()
@@ -133,12 +144,13 @@ def failure(message: str) -> dict:
     return {"score": 0.0, "output": message, "visibility": "visible", "stdout_visibility": "hidden", "tests": []}
 
 
-def run(root: Path, fid: bool = True, mnist_dir: Path | None = None) -> dict:
-    """Grade ``root/submission`` and write ``root/results/results.json``; never raises for a bad submission."""
+def run(root: Path, fid: bool = True, mnist_dir: Path | None = None, id_field: str = "email") -> dict:
+    """Grade ``root/submission`` and write ``root/results/results.json``; never raises for a bad submission. The
+    student is the first user of ``root/submission_metadata.json``, by ``id_field``."""
     from ddpm_lab.io import write_text
     from grader import output
     from grader.references import References, ReferenceUnavailable
-    from grader.runner import RubricError, grade_and_draw, load_rubric, verdict
+    from grader.runner import RubricError, grade_and_draw, load_rubric, verdict_line
     from grader.safe import folder_problem
 
     results_path = root / "results" / "results.json"
@@ -155,10 +167,11 @@ def run(root: Path, fid: bool = True, mnist_dir: Path | None = None) -> dict:
     if problem:
         result = failure(f"Your submission could not be graded: {problem}. Upload the reports/ folder that dvc repro wrote.")
     else:
-        results, _ = grade_and_draw(folder, rubric, refs)
+        identity = from_gradescope(root / "submission_metadata.json", id_field)
+        results, _ = grade_and_draw(folder, rubric, refs, identity=identity)
         result = output.gradescope(results)
         score = f"{sum(r.points for r in results):g} / {sum(r.max_points for r in results):g}"
-        result["output"] = f"{rubric.get('lab', 'Lab')}: {score} ({verdict(results)})."
+        result["output"] = f"{rubric.get('lab', 'Lab')}: {score} ({verdict_line(results)}); seed expected: {identity.describe()}."
     write_text(results_path, json.dumps(result, indent=2) + "\n")
     return result
 
@@ -180,19 +193,28 @@ def main(argv: list[str] | None = None) -> int:
         parser.add_argument("--root", type=Path, default=Path("/autograder"), help="Gradescope's tree (default /autograder)")
         parser.add_argument("--no-fid", action="store_true", help="skip Inception: the FID checks are reported as not run")
         parser.add_argument("--mnist-dir", type=Path, help="the grader's copy of MNIST (default: data/raw/mnist in the source)")
+        parser.add_argument(
+            "--id-field", choices=GRADESCOPE_FIELDS, default="email", help="the submitter's field that is the student id"
+        )
         args = parser.parse_args(argv[1:])
         if argv[0] == "prepare":
             prepare(args.mnist_dir)
             return 0
-        result = run(args.root, fid=not args.no_fid, mnist_dir=args.mnist_dir)
+        result = run(args.root, fid=not args.no_fid, mnist_dir=args.mnist_dir, id_field=args.id_field)
         print(result.get("output", ""))
         return 0
     parser = argparse.ArgumentParser(prog="python -m grader gradescope", description="Build Gradescope's autograder zip.")
     parser.add_argument("out", type=Path, help="the zip to write (e.g. autograder.zip)")
     parser.add_argument("--rubric", type=Path, help="rubric YAML to ship (default: grader/rubric.yaml)")
+    parser.add_argument(
+        "--id-field",
+        choices=GRADESCOPE_FIELDS,
+        default="email",
+        help="which field of Gradescope's submitter is the id the class's seeds were derived from (default: email)",
+    )
     args = parser.parse_args(argv)
     try:
-        names = build(args.out, args.rubric)
+        names = build(args.out, args.rubric, args.id_field)
     except Exception as err:
         print(f"grader gradescope: {type(err).__name__}: {err}", file=sys.stderr)
         return 2

@@ -13,7 +13,7 @@ import nbformat
 
 from ddpm_lab.io import write_text
 from grader.checks import FAILED, NOT_RUN
-from grader.runner import Result, verdict
+from grader.runner import Result, verdict_line
 
 STATUS_WORD = {"passed": "pass", "failed": "FAIL", "not run": "not run"}
 
@@ -36,7 +36,7 @@ def table(results: list[Result]) -> str:
         lines.append("  ".join(cell[:w].ljust(w) for cell, w in zip(row, widths)).rstrip())
         if k == 0:
             lines.append("  ".join("-" * w for w in widths))
-    lines.append(f"score {_score(results)}  ({verdict(results)})")
+    lines.append(f"score {_score(results)}  ({verdict_line(results)})")
     for r in results:
         if r.status != "passed":
             lines.append(f"\n{r.name} {_status(r)}:\n  " + r.feedback().replace("\n", "\n  "))
@@ -84,7 +84,7 @@ def _sections(results: list[Result], drawn: dict[str, list[Path]], folder: Path)
 
 
 def markdown(results: list[Result], lab: str, folder: Path, relative_to: Path, drawn: dict[str, list[Path]] | None = None) -> str:
-    lines = [f"# {lab}: report", "", f"Graded from `{folder}`. Score {_score(results)} ({verdict(results)}).", ""]
+    lines = [f"# {lab}: report", "", f"Graded from `{folder}`. Score {_score(results)} ({verdict_line(results)}).", ""]
     for title, answers, failures, figures, student in _sections(results, drawn or {}, folder):
         lines += [f"## {title}", ""] + [f"- {s}" for s in answers] + [""]
         for head, feedback in failures:
@@ -134,7 +134,7 @@ def notebook(
     nb = nbformat.v4.new_notebook()
     nb.metadata["kernelspec"] = KERNELSPEC
     nb.metadata["language_info"] = {"name": "python"}
-    nb.cells.append(nbformat.v4.new_markdown_cell(f"# {lab}: report\n\nScore {_score(results)} ({verdict(results)})."))
+    nb.cells.append(nbformat.v4.new_markdown_cell(f"# {lab}: report\n\nScore {_score(results)} ({verdict_line(results)})."))
     nb.cells.append(nbformat.v4.new_code_cell(_setup_source(folder, out, rubric_file, mnist_dir), execution_count=1))
     count = 1
     for title, answers, failures, figures, student in _sections(results, drawn or {}, folder):

@@ -43,8 +43,11 @@ def _verified(spec: dict, what: str) -> Path:
 class References:
     built = 0  # how many this process has made (a cluster's worker makes one, for every submission it grades)
 
-    def __init__(self, rubric: dict, mnist_dir: Path | None = None, fid: bool = True, progress: bool = True) -> None:
+    def __init__(
+        self, rubric: dict, mnist_dir: Path | None = None, fid: bool = True, progress: bool = True, draw_seed: int | None = None
+    ) -> None:
         References.built += 1
+        self.fixed_draw_seed = draw_seed  # None: each grading picks its samples and noise afresh (next_draw_seed)
         self.rubric = rubric
         self.progress = progress  # a bar for Inception (off on a cluster's workers: the client shows the class's)
         self.mnist_dir = Path(mnist_dir) if mnist_dir else DEFAULT_MNIST
@@ -62,6 +65,12 @@ class References:
     def sqrt_alpha_bar(self, t: int) -> float:
         """√ᾱ_t of the lab's schedule (eq. 27), t = 0 … T."""
         return float(self.schedule.alpha_bars[t].sqrt())
+
+    def next_draw_seed(self) -> int:
+        """The seed of one grading's own random picks: fixed when given (a grade reproduced), else fresh."""
+        import secrets
+
+        return self.fixed_draw_seed if self.fixed_draw_seed is not None else secrets.randbits(31)
 
     # the grader's files -----------------------------------------------------------------------------------
     @cached_property

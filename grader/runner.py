@@ -8,6 +8,7 @@ from pathlib import Path
 import yaml
 
 from grader.checks import CHECKS, FAILED, NOT_RUN, PASSED, Context, Outcome
+from grader.identity import NOBODY, Identity
 from grader.references import References
 from grader.safe import Rejected, Submission, one_line
 
@@ -69,7 +70,7 @@ def load_rubric(path: str | Path | None = None) -> dict:
         for name in ("fid_statistics", "digit_classifier"):
             str(rubric["references"][name]["file"]), str(rubric["references"][name]["sha256"])
         float(rubric["digits"]["confidence"])
-        for key in ("identical_share", "near_distance", "near_share", "loss_relative_tolerance"):
+        for key in ("identical_share", "near_distance", "near_share", "loss_relative_tolerance", "weights_distance"):
             float(rubric["copies"][key])
         for task, spec in rubric["tasks"].items():
             for name, cfg in spec["checks"].items():
@@ -83,17 +84,17 @@ def load_rubric(path: str | Path | None = None) -> dict:
     return rubric
 
 
-def grade(folder: str | Path, rubric: dict, refs: References) -> list[Result]:
-    return grade_and_draw(folder, rubric, refs)[0]
+def grade(folder: str | Path, rubric: dict, refs: References, identity: Identity = NOBODY) -> list[Result]:
+    return grade_and_draw(folder, rubric, refs, identity=identity)[0]
 
 
 def grade_and_draw(
-    folder: str | Path, rubric: dict, refs: References, figures: Path | None = None
+    folder: str | Path, rubric: dict, refs: References, figures: Path | None = None, identity: Identity = NOBODY
 ) -> tuple[list[Result], dict[str, list[Path]]]:
     """Every check's result and, when ``figures`` is a folder, the figures the grader drew from the arrays
-    (per task)."""
+    (per task). ``identity``: whose run the grader was told this is (no one: ``run.seed`` is not run)."""
     sub = Submission(Path(folder), rubric["limits"])
-    ctx = Context(sub=sub, z=float(rubric["statistics"]["z"]), refs=refs)
+    ctx = Context(sub=sub, z=float(rubric["statistics"]["z"]), refs=refs, identity=identity, draw_seed=refs.next_draw_seed())
     results = []
     for task, spec in rubric["tasks"].items():
         for name, cfg in spec["checks"].items():
@@ -146,3 +147,11 @@ def verdict(results: list[Result]) -> str:
     if any(r.status == NOT_RUN for r in required):
         return "INCOMPLETE"
     return "PASS"
+
+
+def verdict_line(results: list[Result]) -> str:
+    """The verdict with what kept it from PASS when a required check did not run: "INCOMPLETE: run.seed not run"."""
+    found = verdict(results)
+    if found != "INCOMPLETE":
+        return found
+    return f"{found}: " + ", ".join(r.name for r in results if r.required and r.status == NOT_RUN) + " not run"

@@ -1,5 +1,7 @@
 """Task 7: FID (clean-fid, mode "clean") of n_generated samples against the MNIST test-set statistics."""
 
+from dataclasses import asdict
+
 import numpy as np
 import torch
 from _common import stage
@@ -21,12 +23,13 @@ def main(cfg, paths):
     n, device = cfg.fid.n_generated, cfg.device.torch
     model = load_trained(paths.model, cfg.model, cfg.schedule, ema=cfg.sampler.use_ema)
     training = torch.from_numpy(np.load(paths.train_images)["images"])
+    noise_seed = cfg.fid.seed + 3
     images = generate(
         model,
         cfg.schedule,
         n,
         cfg.sampler,
-        seed=cfg.fid.seed + 3,
+        seed=noise_seed,
         device=device,
         mean_image=training.mean(0),
         progress=Bar(f"sampling {n} images"),
@@ -49,6 +52,8 @@ def main(cfg, paths):
         "mean_pixel_training": float(data.to_uint8(training).mean()),
         "inception": extractor.provenance,
         "inception_runtime": extractor.runtime,
+        "sampler": asdict(cfg.sampler),
+        "noise_seed": noise_seed,
     }
 
 

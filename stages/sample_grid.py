@@ -1,12 +1,15 @@
-"""Task 6 (end): 64 samples of the backward process of eq. (33) in an 8x8 grid, and the grid's
-first row on its way back: x_t at the timesteps of ``sample_grid.trajectory``."""
+"""Task 6 (end): 64 samples of the backward process of eq. (33) in an 8x8 grid, the grid's first row on its way
+back (x_t at the timesteps of ``sample_grid.trajectory``), and the weights that drew them, as safetensors: the
+grader draws some of the grid's and the FID's samples again from them."""
+
+from dataclasses import asdict
 
 import numpy as np
 import torch
 from _common import stage
 from _params import Device, SampleGrid
 
-from ddpm_lab import io, plots
+from ddpm_lab import io, plots, weights
 from ddpm_lab.progress import Bar
 from ddpm_lab.sampler import SamplerConfig, Trajectory, generate
 from ddpm_lab.schedule import NoiseSchedule
@@ -28,13 +31,15 @@ def main(cfg, paths):
     rows = cfg.sample_grid.n_rows
     model = load_trained(paths.model, cfg.model, cfg.schedule, ema=cfg.sampler.use_ema)
     mean_image = torch.from_numpy(np.load(paths.train_images)["images"]).mean(0)
+    io.write_bytes(paths.reports / "weights.safetensors", weights.to_bytes(model, "ema" if cfg.sampler.use_ema else "raw"))
     trajectory = Trajectory(cfg.schedule, cfg.sampler, list(cfg.sample_grid.trajectory), n=rows)
+    noise_seed = cfg.sample_grid.seed + 2
     images = generate(
         model,
         cfg.schedule,
         rows * rows,
         cfg.sampler,
-        seed=cfg.sample_grid.seed + 2,
+        seed=noise_seed,
         device=cfg.device.torch,
         mean_image=mean_image,
         progress=Bar(f"sampling {rows * rows} images"),
@@ -54,6 +59,8 @@ def main(cfg, paths):
         "image_size": [size, size],
         "mean_pixel": float(images.mean()),
         "trajectory_times": sorted(frames, reverse=True),
+        "sampler": asdict(cfg.sampler),
+        "noise_seed": noise_seed,
     }
 
 

@@ -43,10 +43,13 @@ def test_a_class_on_a_local_cluster_of_two_workers(good, tmp_path, mnist_dir, ca
     folders = make_class(good, tmp_path / "subs")
     csv = tmp_path / "class/grades.csv"
     limit = 40
+    roster = tmp_path / "seeds.csv"  # the roster says whose each folder is: here everyone ran the committed seed
+    roster.write_text("student_id,seed\n" + "".join(f"{f.name},0\n" for f in folders))
     start = time.monotonic()
     code = grader_main(
         [str(f) for f in folders]
         + ["--csv", str(csv), "--no-fid", "--workers", "2", "--time-limit", str(limit), "--mnist-dir", str(mnist_dir)]
+        + ["--roster", str(roster)]
     )
     wall = time.monotonic() - start
     assert code == 3  # some submissions could not be graded
@@ -55,7 +58,7 @@ def test_a_class_on_a_local_cluster_of_two_workers(good, tmp_path, mnist_dir, ca
     verdicts = rows["verdict"].to_dict()
     assert verdicts == {
         str(folders[0]): "INCOMPLETE",  # graded without the FID
-        str(folders[1]): "INCOMPLETE",
+        str(folders[1]): "FAIL",  # the noisy samples are not what the weights draw
         str(folders[2]): "FAIL",
         str(folders[3]): "NOT GRADED",
         str(folders[4]): "NOT GRADED",
@@ -64,21 +67,22 @@ def test_a_class_on_a_local_cluster_of_two_workers(good, tmp_path, mnist_dir, ca
     errors = rows["error"].fillna("").to_dict()
     assert errors[str(folders[3])] == "an empty folder" and errors[str(folders[4])] == "a file, not a folder"
     assert errors[str(folders[5])].startswith(f"not graded within the time limit of {limit} s")
-    assert rows.loc[str(folders[0]), "score"] == 13.5 and rows.loc[str(folders[2]), "task7.sample_counts"] == 0
+    assert rows.loc[str(folders[0]), "score"] == 19 and rows.loc[str(folders[2]), "task7.sample_counts"] == 0
+    assert rows.loc[str(folders[1]), "task7.samples_regenerate"] == 0 and rows.loc[str(folders[0]), "student_id"] == "alice"
     assert rows.loc[str(folders[2]), "task1.samples_moments"] == 1.5  # the rest of a broken submission is graded
     assert len(set(rows.loc[[str(f) for f in folders[:3]], "worker"])) == 2  # both workers graded
     assert wall < limit + 120  # the hanging one was stopped at its limit
     # each graded submission has its own report
-    assert json.loads((folders[0] / "grading/results.json").read_text())["score"] == 13.5
+    assert json.loads((folders[0] / "grading/results.json").read_text())["score"] == 19
     # the class report: the copied pair listed with its evidence, and nothing else
     copies = pd.read_csv(csv.with_name("grades.copies.csv")).to_dict("records")
     assert [(c["a"], c["b"]) for c in copies] == [(str(folders[0]), str(folders[1]))]
-    assert copies[0]["kinds"] == "near-identical samples; identical loss curves"
+    assert copies[0]["kinds"] == "near-identical samples; identical loss curves; identical weights"
     assert "100% of the samples" in copies[0]["evidence"] and "both claim seed 0" in copies[0]["evidence"]
     checks = pd.read_csv(csv.with_name("grades.checks.csv")).set_index("check")
     assert checks.loc["task1.samples_moments", "passed"] == 3 and checks.loc["task7.sample_counts", "failed"] == 1
     report = csv.with_name("grades.md").read_text()
-    assert "6 submissions: 3 graded (2 INCOMPLETE, 1 FAIL), 3 not graded." in report
+    assert "6 submissions: 3 graded (1 INCOMPLETE, 2 FAIL), 3 not graded." in report
     assert csv.with_name("grades.histogram.png").stat().st_size > 1000
     out = capsys.readouterr().out
     assert f"{folders[5]}: NOT GRADED: not graded within the time limit" in out

@@ -186,3 +186,39 @@ def test_a_grading_folder_made_a_link_is_not_written_through(tmp_path, rubric):
     assert grade_into(done, tmp_path / "sub", tmp_path / "sub/grading", rubric, refs=None) is None
     assert done.error.endswith("grading is a link: the grader writes its report there and follows no link")
     assert not done.graded and list((tmp_path / "elsewhere").iterdir()) == []
+
+
+def test_identical_and_near_identical_weights_are_listed_and_independent_ones_are_not(tmp_path, rubric):
+    import torch
+
+    from ddpm_lab import weights
+    from ddpm_lab.schedule import NoiseSchedule
+    from ddpm_lab.unet import UNet, UNetConfig
+
+    schedule, config = (
+        NoiseSchedule.linear(),
+        UNetConfig(base_channels=8, channel_mults=(1, 2), patch_size=2, full_res_channels=8),
+    )
+
+    def handed_in(name, net):
+        folder = tmp_path / name / "sample_grid"
+        folder.mkdir(parents=True)
+        (folder / "weights.safetensors").write_bytes(weights.to_bytes(net, "ema"))
+        return evidence_of(Submission(tmp_path / name, rubric["limits"]), name, 32)
+
+    torch.manual_seed(0)
+    first = UNet(config, schedule)
+    torch.manual_seed(1)
+    second = UNet(config, schedule)
+    nudged = UNet(config, schedule)
+    nudged.load_state_dict(first.state_dict())
+    with torch.no_grad():
+        for p in nudged.parameters():
+            p.add_(torch.randn_like(p) * 0.01 * p.abs().mean())
+    other_layout = UNet(UNetConfig(base_channels=16, channel_mults=(1, 2), patch_size=2, full_res_channels=8), schedule)
+    found = [handed_in("a", first), handed_in("b", second), handed_in("copy", first), handed_in("nudged", nudged)]
+    found.append(handed_in("wider", other_layout))
+    pairs = kinds(find_copies(found, rubric["copies"]))
+    assert pairs[("a", "copy")] == ["identical weights"]
+    assert pairs[("a", "nudged")] == ["near-identical weights"] and pairs[("copy", "nudged")] == ["near-identical weights"]
+    assert not any("b" in pair or "wider" in pair for pair in pairs)

@@ -86,8 +86,10 @@ def test_run_autograder_grades_a_good_and_a_broken_submission(autograder, good, 
     shutil.copytree(good, autograder / "submission/reports")  # uploaded as the reports/ folder
     result = run_autograder(autograder, mnist_dir, "--no-fid")
     tests = {t["name"].split(": ")[-1]: t for t in result["tests"]}
-    assert result["score"] == 13.5 and "13.5 / 15.5 (INCOMPLETE)" in result["output"]
-    assert len(tests) == 18 and tests["samples_moments"]["status"] == "passed"
+    not_run = "task7.fid_threshold, task7.fid_claim, run.seed not run"
+    assert result["score"] == 18 and f"18 / 21 (INCOMPLETE: {not_run})" in result["output"]
+    assert len(tests) == 23 and tests["samples_moments"]["status"] == "passed"
+    assert "seed expected: " in result["output"] and "holds no submitter" in result["output"]  # no metadata, no id
     assert "status" not in tests["fid_threshold"] and tests["fid_threshold"]["output"].startswith("NOT RUN")
     assert result["output"].startswith("Lab 7 as shipped in the zip:")  # the zip's rubric and grader, not this checkout's
 
@@ -96,8 +98,22 @@ def test_run_autograder_grades_a_good_and_a_broken_submission(autograder, good, 
     (autograder / "submission/gndm_fit/metrics.json").write_text("{not json")
     result = run_autograder(autograder, mnist_dir, "--no-fid")
     tests = {t["name"].split(": ")[-1]: t for t in result["tests"]}
-    assert result["score"] == 11.5  # the two checks that read gndm_fit/metrics.json
+    assert result["score"] == 16  # the two checks that read gndm_fit/metrics.json
     assert tests["learned_mean"]["status"] == "failed" and "not valid JSON" in tests["learned_mean"]["output"]
+
+
+@pytest.mark.slow
+def test_the_committed_reports_uploaded_under_a_students_email_fail_the_seed(autograder, good, mnist_dir):
+    from grader.identity import seed_for
+
+    shutil.copytree(good, autograder / "submission/reports")
+    user = {"email": "alice@uni.example", "sid": "s123", "name": "Alice"}
+    (autograder / "submission_metadata.json").write_text(json.dumps({"id": 1, "users": [user]}))
+    result = run_autograder(autograder, mnist_dir, "--no-fid")
+    seed = {t["name"].split(": ")[-1]: t for t in result["tests"]}["seed"]
+    assert seed["status"] == "failed"
+    assert f"seed 0, not alice@uni.example's seed {seed_for('alice@uni.example')}" in seed["output"]
+    assert f"seed expected: alice@uni.example's seed {seed_for('alice@uni.example')}" in result["output"]
 
 
 def test_run_autograder_on_an_empty_upload_writes_a_result_that_says_why(autograder, mnist_dir):

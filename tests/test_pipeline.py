@@ -46,6 +46,7 @@ def tiny_rubric(root: Path, project: Path, path: Path) -> Path:
     checks = {t: spec["checks"] for t, spec in rubric["tasks"].items()}
     checks["task3"]["balanced_subset"].update(n_images=100)
     checks["task6"]["epochs"]["min_epochs"] = 3
+    checks["task6"]["loss_matches_weights"].update(last_epochs=1, ratio=[0.5, 2.0])  # 3 epochs: the loss still falls fast
     checks["task7"]["sample_counts"].update(min_generated=20)
     checks["task7"]["fid_threshold"].update(max_fid=1e9)
     for name in ("sample_grid", "digits_recognised", "black_backgrounds"):
@@ -124,6 +125,8 @@ def test_grader_passes_the_tiny_run_with_its_scaled_rubric(project, root, mnist_
             str(tmp_path / "out"),
             "--mnist-dir",
             str(mnist_dir),
+            "--seed",
+            "0",
         ],
         root,
         check=False,
@@ -135,6 +138,50 @@ def test_grader_passes_the_tiny_run_with_its_scaled_rubric(project, root, mnist_
     assert "FID threshold and digit checks waived" in (tmp_path / "out/report.md").read_text()
     shipped = json.loads((project / "reports/digit_classifier/metrics.json").read_text())
     assert shipped["n_train"] == 200 and 0 <= shipped["test_accuracy"] <= 1
+
+
+def test_a_class_of_three_where_one_hands_in_anothers_run(project, root, mnist_dir, tmp_path):
+    """alice ran the tiny lab (seed 0 on the roster), bob ran it with his own seed, carol handed in alice's
+    reports: carol fails run.seed with alice named, the pair is listed with identical weights, bob and alice pass."""
+    import pandas as pd
+
+    bob = tmp_path / "bob_lab"
+    shutil.copytree(project, bob, symlinks=True)
+    params = yaml.safe_load((bob / "params.yaml").read_text())
+    (bob / "params.yaml").write_text(yaml.safe_dump({**params, "seed": 1}, sort_keys=False))
+    run(["dvc", "repro"], bob, timeout=1500)
+    subs, skipped = tmp_path / "subs", shutil.ignore_patterns("grading")
+    for student, lab in (("alice", project), ("bob", bob), ("carol", project)):
+        shutil.copytree(lab / "reports", subs / student / "reports", ignore=skipped)
+    (tmp_path / "seeds.csv").write_text("student_id,seed\nalice,0\nbob,1\ncarol,2\n")
+    rubric = tiny_rubric(root, project, tmp_path / "tiny.yaml")
+    folders = [str(subs / s / "reports") for s in ("alice", "bob", "carol")]
+    proc = run(
+        [sys.executable, "-m", "grader", *folders, "--roster", str(tmp_path / "seeds.csv"), "--rubric", str(rubric)]
+        + [
+            "--csv",
+            str(tmp_path / "grades.csv"),
+            "--no-fid",
+            "--mnist-dir",
+            str(mnist_dir),
+            "--workers",
+            "1",
+            "--draw-seed",
+            "0",
+        ],
+        root,
+        check=False,
+    )
+    assert proc.returncode == 1, proc.stdout[-3000:] + proc.stderr[-3000:]  # without the FID every verdict is incomplete
+    grades = pd.read_csv(tmp_path / "grades.csv").set_index("student_id")
+    tied = ["run.seed", "run.seeded_draws", "task6.grid_regenerates", "task7.samples_regenerate", "task6.loss_matches_weights"]
+    assert (grades.loc[["alice", "bob"], tied] > 0).all().all(), grades[tied]
+    assert grades.loc["carol", "run.seed"] == 0 and (grades.loc["carol", tied[1:]] > 0).all()
+    carol = {t["name"].split(": ")[-1]: t for t in json.loads((subs / "carol/reports/grading/results.json").read_text())["tests"]}
+    assert "seed 0, not carol's seed 2 (the folder's name); 0 is the seed of alice on the roster" in carol["seed"]["output"]
+    copies = pd.read_csv(tmp_path / "grades.copies.csv")
+    assert len(copies) == 1 and "identical weights" in copies.iloc[0].to_string()
+    assert {Path(copies.iloc[0]["a"]).parent.name, Path(copies.iloc[0]["b"]).parent.name} == {"alice", "carol"}
 
 
 def test_repro_twice_is_deterministic(project):

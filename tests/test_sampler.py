@@ -195,3 +195,26 @@ def test_the_trajectory_holds_x_T_then_each_visited_step_down_to_the_returned_sa
     assert trajectory.times == nearest and 400 not in nearest and 100 not in nearest
     assert torch.equal(torch.from_numpy(trajectory.kept[0]), out[:2, 0])  # the first batch's first two samples
     assert trajectory.kept[500].std() > 0.5 and abs(trajectory.kept[0] - target[0, 0].numpy()).max() < 1e-3
+
+
+def test_each_sample_has_its_own_noise_stream_so_any_can_be_drawn_again_alone():
+    s = NoiseSchedule.linear(0.9999, 0.98, 50)
+    model = lambda x, t: 0.1 * x  # noqa: E731 - elementwise: no rounding differs between batch shapes
+    config = SamplerConfig(steps=20, batch_size=4, start="forward_marginal")
+    mean = torch.full((1, 3, 3), -0.5)
+    every = sample(model, s, 10, (1, 3, 3), config, seed=7, mean_image=mean)
+    alone = sample(
+        model,
+        s,
+        3,
+        (1, 3, 3),
+        SamplerConfig(steps=20, batch_size=1, start="forward_marginal"),
+        seed=7,
+        mean_image=mean,
+        indices=[9, 0, 4],
+    )
+    assert torch.equal(alone, every[[9, 0, 4]])
+    other_stream = sample(model, s, 1, (1, 3, 3), config, seed=8, mean_image=mean, indices=[0])
+    assert not torch.allclose(other_stream[0], every[0])
+    with pytest.raises(ValueError, match="2 indices for 3 samples"):
+        sample(model, s, 3, (1, 3, 3), config, seed=7, mean_image=mean, indices=[0, 1])

@@ -1,0 +1,179 @@
+"""Checks that tie a submission's samples and loss curve to the weights handed in with them.
+
+``sample_grid/weights.safetensors`` holds the weights that drew the samples (read with safetensors alone: no
+pickle, nothing executed). Sample i of a run is drawn from its own noise stream (seed, i)
+(:func:`ddpm_lab.sampler.sample_generator`), so any sample can be drawn again alone:
+
+- ``task6.grid_regenerates`` and ``task7.samples_regenerate``: k samples of the grid and k of the FID's, picked
+  at random at each grading, are drawn again from the weights with the run's seed and the sampler settings the
+  stages recorded, and must match the submitted ones to the rubric's tolerance (measured across CPUs:
+  docs/grading.md). Swapped samples, real images, weights changed after sampling, or another seed's samples do not.
+- ``task6.loss_matches_weights``: eq. (38)'s loss of the weights on the student's subset, with t and noise drawn
+  by the grader, must lie within the rubric's tolerance of the last epochs' logged loss: a loss curve of
+  another run, or weights of another run, do not fit.
+
+The draws of a grading come from one seed (``References.draw_seed``, random unless set), printed with the result,
+so that a grade can be reproduced. Regenerations are remembered per process by what they depend on (the weights'
+bytes, the settings, the picks): grading the same submission twice with the same picks costs nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import fields
+
+import numpy as np
+
+from grader.checks import FAILED, Context, Outcome, check, samples
+from grader.safe import Rejected, array
+from grader.seeds import FID_NOISE, GRID_NOISE, run_seed
+
+WEIGHTS = "sample_grid/weights.safetensors"
+_REGENERATED: dict[str, np.ndarray] = {}
+_LOSSES: dict[str, float] = {}
+
+
+def weights_bytes(ctx: Context) -> bytes:
+    return ctx.once("weights:bytes", lambda: ctx.sub.read_bytes(WEIGHTS))
+
+
+def model(ctx: Context):
+    def load():
+        from ddpm_lab import weights
+
+        try:
+            net = weights.from_bytes(weights_bytes(ctx), ctx.refs.schedule)
+        except (ValueError, KeyError, RuntimeError, TypeError) as err:
+            raise Rejected(f"{WEIGHTS}: {str(err).splitlines()[0][:200]}") from None
+        size = ctx.refs.image_size
+        if (net.config.image_size, net.config.channels) != (size, 1):
+            shape = f"{net.config.channels} x {net.config.image_size}"
+            raise Rejected(f"{WEIGHTS}: a U-Net of {shape} images, the lab's are 1 x {size}")
+        return net
+
+    return ctx.once("weights:model", load)
+
+
+def sampler_settings(ctx: Context, stage: str):
+    """The sampler settings the stage recorded, validated by :class:`SamplerConfig`; they decide nothing by
+    themselves: samples drawn otherwise do not regenerate."""
+    from ddpm_lab.sampler import SamplerConfig
+
+    recorded = ctx.sub.json(f"{stage}/metrics.json").get("sampler")
+    if not isinstance(recorded, dict):
+        raise Rejected(f"{stage}/metrics.json: no sampler settings (rerun `dvc repro {stage}`)")
+    known = {f.name for f in fields(SamplerConfig)}
+    try:
+        return SamplerConfig(**{k: v for k, v in recorded.items() if k in known})
+    except (ValueError, TypeError) as err:
+        raise Rejected(f"{stage}/metrics.json sampler: {str(err).splitlines()[0][:200]}") from None
+
+
+def mean_image(ctx: Context):
+    """The mean training image of the student's subset, in model range (the forward-marginal start needs it)."""
+    import torch
+
+    size = ctx.refs.image_size
+    images = array(ctx.sub.npz("mnist_subset/subset.npz"), "images", "mnist_subset/subset.npz", np.uint8, (None, size, size))
+    return torch.from_numpy(images.astype(np.float32) / 255 * 2 - 1).mean(0)[None]
+
+
+def pick(ctx: Context, n: int, k: int, stream: int) -> list[int]:
+    rng = np.random.default_rng([ctx.draw_seed, stream])
+    return sorted(rng.choice(n, size=min(k, n), replace=False).tolist())
+
+
+def regenerate(ctx: Context, stage: str, relative: str, stream: int, cfg: dict) -> Outcome:
+    import torch
+
+    from ddpm_lab.sampler import generate
+
+    submitted = samples(ctx, relative)
+    if len(submitted) == 0:
+        raise Rejected(f"{relative}: no samples")
+    config = sampler_settings(ctx, stage)
+    noise_seed = run_seed(ctx) + stream
+    picked = pick(ctx, len(submitted), int(cfg["k"]), stream)
+    start = mean_image(ctx) if config.start == "forward_marginal" else torch.zeros(0)
+    key = hashlib.sha256(
+        weights_bytes(ctx) + json.dumps([repr(config), noise_seed, picked]).encode() + start.numpy().tobytes()
+    ).hexdigest()
+    if key not in _REGENERATED:
+        _REGENERATED[key] = generate(
+            model(ctx), ctx.refs.schedule, len(picked), config, seed=noise_seed, mean_image=start, indices=picked
+        )
+    again = _REGENERATED[key]
+    diff = np.abs(again.astype(np.int16) - submitted[picked].astype(np.int16))
+    worst = diff.reshape(len(picked), -1).max(1)
+    off = [i for i, w in zip(picked, worst) if w > cfg["max_pixel_difference"]]
+    expected = (
+        f"each of {len(picked)} samples picked at random (draw seed {ctx.draw_seed}) drawn again from {WEIGHTS} with "
+        f"noise seed {noise_seed}, within {cfg['max_pixel_difference']} of 255 at every pixel"
+    )
+    measured = f"largest pixel difference {int(worst.max()) if len(worst) else 0} of 255 over samples {picked}"
+    if off:
+        shown = ", ".join(f"#{i}" for i in off[:10]) + (" …" if len(off) > 10 else "")
+        return Outcome(
+            FAILED, f"{len(off)} of {len(picked)} samples of {relative} did not regenerate ({shown}); {measured}", expected
+        )
+    return Outcome.of(
+        True, measured, expected, f"{len(picked)} samples of {relative}, picked at random, regenerate from the handed-in weights."
+    )
+
+
+@check("task6", "grid_regenerates")
+def grid_regenerates(ctx: Context, cfg: dict) -> Outcome:
+    return regenerate(ctx, "sample_grid", "sample_grid/samples.npz", GRID_NOISE, cfg)
+
+
+@check("task7", "samples_regenerate")
+def samples_regenerate(ctx: Context, cfg: dict) -> Outcome:
+    return regenerate(ctx, "fid", "fid/samples.npz", FID_NOISE, cfg)
+
+
+def weights_loss(ctx: Context, batch: int = 250) -> float:
+    """Eq. (38)'s loss of the handed-in weights on the student's subset: for each image one t uniform on 1..T and
+    one ε ~ N(0, I) drawn by the grader, x_t of eq. (27), and the mean over images of the squared error of ε̂
+    averaged over pixels (as the training stage logs it)."""
+    import torch
+
+    size = ctx.refs.image_size
+    images = array(ctx.sub.npz("mnist_subset/subset.npz"), "images", "mnist_subset/subset.npz", np.uint8, (None, size, size))
+    key = hashlib.sha256(weights_bytes(ctx) + images.tobytes() + str(ctx.draw_seed).encode()).hexdigest()
+    if key not in _LOSSES:
+        net, schedule = model(ctx), ctx.refs.schedule
+        x0 = torch.from_numpy(images.astype(np.float32) / 255 * 2 - 1)[:, None]
+        generator = torch.Generator().manual_seed(ctx.draw_seed)
+        t = torch.randint(1, schedule.steps + 1, (len(x0),), generator=generator)
+        noise = torch.randn(x0.shape, generator=generator)
+        root = schedule.alpha_bars[t].sqrt().float().view(-1, 1, 1, 1)
+        x_t = root * x0 + (1 - root**2).sqrt() * noise
+        errors = []
+        with torch.no_grad():
+            for start in range(0, len(x0), batch):
+                part = slice(start, start + batch)
+                errors.append((net(x_t[part], t[part]).float() - noise[part]).square().mean(dim=(1, 2, 3)))
+        _LOSSES[key] = float(torch.cat(errors).mean())
+    return _LOSSES[key]
+
+
+@check("task6", "loss_matches_weights")
+def loss_matches_weights(ctx: Context, cfg: dict) -> Outcome:
+    from grader.checks import loss_curve
+
+    _, logged = loss_curve(ctx)
+    if len(logged) == 0:
+        raise Rejected("train/loss.csv: no epochs")
+    last = float(np.mean(logged[-int(cfg["last_epochs"]) :]))
+    measured_loss = weights_loss(ctx)
+    ratio = measured_loss / last if last > 0 else float("inf")
+    low, high = cfg["ratio"]
+    expected = f"between {low:g} and {high:g} x the mean logged loss of the last {cfg['last_epochs']} epochs"
+    return Outcome.of(
+        low <= ratio <= high,
+        f"eq. (38) loss of {WEIGHTS} on the subset {measured_loss:.4f} (draw seed {ctx.draw_seed}), "
+        f"logged {last:.4f}: ratio {ratio:.3f}",
+        expected,
+        f"The handed-in weights score {measured_loss:.4f} under eq. (38) on the subset; the last epochs logged {last:.4f}.",
+    )
