@@ -42,7 +42,7 @@ def make_class(good, subs):
 def test_a_class_on_a_local_cluster_of_two_workers(good, tmp_path, mnist_dir, capsys):
     folders = make_class(good, tmp_path / "subs")
     csv = tmp_path / "class/grades.csv"
-    limit = 40
+    limit = 90  # a submission takes 40-60 s here on one thread (the regenerations and the weights' loss included)
     roster = tmp_path / "seeds.csv"  # the roster says whose each folder is: here everyone ran the committed seed
     roster.write_text("student_id,seed\n" + "".join(f"{f.name},0\n" for f in folders))
     start = time.monotonic()
