@@ -74,11 +74,14 @@ def samples_moments(ctx: Context, cfg: dict) -> Outcome:
 # Task 2 ---------------------------------------------------------------------------------------------
 
 
+def gndm_data(ctx: Context) -> np.ndarray:
+    cols = ctx.sub.csv_columns("gndm_fit/data.csv", ("x1", "x2"))
+    return np.stack([cols["x1"], cols["x2"]], axis=1)
+
+
 def gndm(ctx: Context) -> tuple[np.ndarray, np.ndarray]:
     metrics = ctx.sub.json("gndm_fit/metrics.json")
-    learned = vector(metrics, "learned_mean", "gndm_fit/metrics.json", 2)
-    cols = ctx.sub.csv_columns("gndm_fit/data.csv", ("x1", "x2"))
-    return learned, np.stack([cols["x1"], cols["x2"]], axis=1)
+    return vector(metrics, "learned_mean", "gndm_fit/metrics.json", 2), gndm_data(ctx)
 
 
 @check("task2", "data_distribution")
@@ -94,12 +97,19 @@ def learned_mean(ctx: Context, cfg: dict) -> Outcome:
 # Task 3 ---------------------------------------------------------------------------------------------
 
 
+SUBSET = "mnist_subset/subset.npz"
+
+
+def subset_images(ctx: Context) -> np.ndarray:
+    """The subset's uint8 images, read once per grading (Task 3, the seed's draws and the weights' checks use them)."""
+    size = ctx.refs.image_size
+    return array(ctx.once("subset", lambda: ctx.sub.npz(SUBSET)), "images", SUBSET, np.uint8, (None, size, size))
+
+
 @check("task3", "balanced_subset")
 def balanced_subset(ctx: Context, cfg: dict) -> Outcome:
-    arrays = ctx.sub.npz("mnist_subset/subset.npz")
-    size = ctx.refs.image_size
-    images = array(arrays, "images", "mnist_subset/subset.npz", np.uint8, (None, size, size))
-    labels = array(arrays, "labels", "mnist_subset/subset.npz", shape=(len(images),))
+    images = subset_images(ctx)
+    labels = array(ctx.once("subset", lambda: ctx.sub.npz(SUBSET)), "labels", SUBSET, shape=(len(images),))
 
     def nearest(found: np.ndarray):
         return ctx.once("nearest:subset", lambda: ctx.refs.nearest_training_image(found))

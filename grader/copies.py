@@ -13,8 +13,8 @@ compares every pair:
   Runs with different seeds differ by about 1 % per epoch; a copied ``loss.csv``, rounded or not, does not.
 - **identical or near-identical weights**: the handed-in weights (``sample_grid/weights.safetensors``) of one
   architecture, byte-identical, or closer than ``weights_distance`` relative to their size. Each submission is
-  reduced to a fixed random projection of its flattened weights (64 numbers, which keep distances to a few
-  percent); networks trained from different initialisations lie about √2 apart, a copy with noise added or a few
+  reduced to a fixed random projection of its flattened weights (64 numbers, which keep distances to within
+  about a third); networks trained from different initialisations lie about √2 apart, a copy with noise added or a few
   epochs of fine-tuning far closer.
 
 A shared seed is added to a listed pair's evidence: with each student's own seed (``python -m grader assign``)

@@ -25,8 +25,8 @@ from dataclasses import fields
 
 import numpy as np
 
-from grader.checks import FAILED, Context, Outcome, check, samples
-from grader.safe import Rejected, array
+from grader.checks import FAILED, Context, Outcome, check, samples, subset_images
+from grader.safe import Rejected
 from grader.seeds import FID_NOISE, GRID_NOISE, run_seed
 
 WEIGHTS = "sample_grid/weights.safetensors"
@@ -74,9 +74,7 @@ def mean_image(ctx: Context):
     """The mean training image of the student's subset, in model range (the forward-marginal start needs it)."""
     import torch
 
-    size = ctx.refs.image_size
-    images = array(ctx.sub.npz("mnist_subset/subset.npz"), "images", "mnist_subset/subset.npz", np.uint8, (None, size, size))
-    return torch.from_numpy(images.astype(np.float32) / 255 * 2 - 1).mean(0)[None]
+    return torch.from_numpy(subset_images(ctx).astype(np.float32) / 255 * 2 - 1).mean(0)[None]
 
 
 def pick(ctx: Context, n: int, k: int, stream: int) -> list[int]:
@@ -85,7 +83,6 @@ def pick(ctx: Context, n: int, k: int, stream: int) -> list[int]:
 
 
 def regenerate(ctx: Context, stage: str, relative: str, stream: int, cfg: dict) -> Outcome:
-    import torch
 
     from ddpm_lab.sampler import generate
 
@@ -95,13 +92,15 @@ def regenerate(ctx: Context, stage: str, relative: str, stream: int, cfg: dict) 
     config = sampler_settings(ctx, stage)
     noise_seed = run_seed(ctx) + stream
     picked = pick(ctx, len(submitted), int(cfg["k"]), stream)
-    start = mean_image(ctx) if config.start == "forward_marginal" else torch.zeros(0)
+    mean = mean_image(ctx) if config.start == "forward_marginal" else None
     key = hashlib.sha256(
-        weights_bytes(ctx) + json.dumps([repr(config), noise_seed, picked]).encode() + start.numpy().tobytes()
+        weights_bytes(ctx)
+        + json.dumps([repr(config), noise_seed, picked]).encode()
+        + (b"" if mean is None else mean.numpy().tobytes())
     ).hexdigest()
     if key not in _REGENERATED:
         _REGENERATED[key] = generate(
-            model(ctx), ctx.refs.schedule, len(picked), config, seed=noise_seed, mean_image=start, indices=picked
+            model(ctx), ctx.refs.schedule, len(picked), config, seed=noise_seed, mean_image=mean, indices=picked
         )
     again = _REGENERATED[key]
     diff = np.abs(again.astype(np.int16) - submitted[picked].astype(np.int16))
@@ -138,8 +137,9 @@ def weights_loss(ctx: Context, batch: int = 250) -> float:
     averaged over pixels (as the training stage logs it)."""
     import torch
 
-    size = ctx.refs.image_size
-    images = array(ctx.sub.npz("mnist_subset/subset.npz"), "images", "mnist_subset/subset.npz", np.uint8, (None, size, size))
+    from ddpm_lab.schedule import q_sample
+
+    images = subset_images(ctx)
     key = hashlib.sha256(weights_bytes(ctx) + images.tobytes() + str(ctx.draw_seed).encode()).hexdigest()
     if key not in _LOSSES:
         net, schedule = model(ctx), ctx.refs.schedule
@@ -147,8 +147,7 @@ def weights_loss(ctx: Context, batch: int = 250) -> float:
         generator = torch.Generator().manual_seed(ctx.draw_seed)
         t = torch.randint(1, schedule.steps + 1, (len(x0),), generator=generator)
         noise = torch.randn(x0.shape, generator=generator)
-        root = schedule.alpha_bars[t].sqrt().float().view(-1, 1, 1, 1)
-        x_t = root * x0 + (1 - root**2).sqrt() * noise
+        x_t = q_sample(schedule, x0, t, noise).float()  # eq. (27), the instructor's library
         errors = []
         with torch.no_grad():
             for start in range(0, len(x0), batch):

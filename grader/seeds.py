@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from grader.checks import FAILED, NOT_RUN, Context, Outcome, check, forward_arrays, gaussian_samples
+from grader.checks import FAILED, NOT_RUN, Context, Outcome, check, forward_arrays, gaussian_samples, gndm_data, subset_images
 from grader.safe import Rejected, array
 
 # the seed streams of the stages (stages/*.py): the run's seed plus these
@@ -76,14 +76,13 @@ def seeded_draws(ctx: Context, cfg: dict) -> Outcome:
     drawn = gaussian_samples(ctx)
     if not np.array_equal(drawn, _redraw_normal(len(drawn), [0.0, 0.0], seed)):
         wrong.append("Task 1's samples (gaussian_demo/samples.csv)")
-    cols = ctx.sub.csv_columns("gndm_fit/data.csv", ("x1", "x2"))
-    data = np.stack([cols["x1"], cols["x2"]], axis=1)
+    data = gndm_data(ctx)
     true_mean = ctx.refs.rubric["tasks"]["task2"]["checks"]["data_distribution"]["true_mean"]
     if not np.allclose(data, _redraw_normal(len(data), true_mean, seed + GNDM_DATA), rtol=0, atol=cfg["atol"]):
         wrong.append("Task 2's data (gndm_fit/data.csv)")
 
     size = ctx.refs.image_size
-    images = array(ctx.sub.npz("mnist_subset/subset.npz"), "images", "mnist_subset/subset.npz", np.uint8, (None, size, size))
+    images = subset_images(ctx)
     distance, index = ctx.once("nearest:subset", lambda: ctx.refs.nearest_training_image(images))
     expected = np.sort(balanced_indices(ctx.refs.train_images[1], len(images), seed)) if len(images) % 10 == 0 else np.zeros(0)
     found = set(index[distance <= cfg["max_rms_distance"]].tolist())
