@@ -23,8 +23,10 @@ FORMAT = "ddpm_lab.unet"
 def to_bytes(model: UNet, which: str) -> bytes:
     """The safetensors bytes of ``model``'s weights; ``which`` says which they are ("ema" or "raw")."""
     tensors = {name: tensor.detach().float().cpu().contiguous() for name, tensor in model.state_dict().items()}
-    metadata = {"format": FORMAT, "weights": which, "unet_config": json.dumps(asdict(model.config))}
-    return save_tensors(tensors, metadata=metadata)
+    # one metadata entry, its JSON key-sorted: safetensors writes several entries in no fixed order, and the same
+    # weights must give the same bytes (a rerun of the stage changes nothing)
+    described = json.dumps({"weights": which, "unet_config": asdict(model.config)}, sort_keys=True)
+    return save_tensors(tensors, metadata={FORMAT: described})
 
 
 def header(data: bytes, limit: int = 10_000_000) -> dict:
@@ -41,12 +43,13 @@ def header(data: bytes, limit: int = 10_000_000) -> dict:
     return found
 
 
-def config_of(data: bytes) -> UNetConfig:
-    """The U-Net configuration stored with the weights, validated by :class:`UNetConfig` itself."""
-    metadata = header(data).get("__metadata__") or {}
-    if metadata.get("format") != FORMAT:
-        raise ValueError(f"metadata format {metadata.get('format')!r}, not {FORMAT!r}")
-    fields = json.loads(metadata.get("unet_config", "null"))
+def config_of(found: dict) -> UNetConfig:
+    """The U-Net configuration in a safetensors :func:`header`, validated by :class:`UNetConfig` itself."""
+    metadata = found.get("__metadata__") or {}
+    if not isinstance(metadata, dict) or FORMAT not in metadata:
+        raise ValueError(f"no {FORMAT!r} entry in its metadata")
+    described = json.loads(metadata[FORMAT])
+    fields = described.get("unet_config") if isinstance(described, dict) else None
     if not isinstance(fields, dict):
         raise ValueError("no unet_config in its metadata")
     known = set(UNetConfig.__dataclass_fields__)
@@ -59,8 +62,9 @@ def config_of(data: bytes) -> UNetConfig:
 def from_bytes(data: bytes, schedule) -> UNet:
     """The U-Net of safetensors bytes, in eval mode and frozen. The network is laid out on the meta device first,
     so a configuration whose tensors do not match the file's is refused before any memory is spent on it."""
-    config = config_of(data)
-    declared = {name: spec.get("shape") for name, spec in header(data).items() if name != "__metadata__"}
+    found = header(data)
+    config = config_of(found)
+    declared = {name: spec.get("shape") for name, spec in found.items() if name != "__metadata__"}
     with torch.device("meta"):
         expected = {name: list(t.shape) for name, t in UNet(config, schedule).state_dict().items()}
     if declared != expected:

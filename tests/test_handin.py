@@ -112,8 +112,10 @@ def test_weights_that_do_not_fit_their_config_or_are_a_pickle_fail_with_one_line
     data = path.read_bytes()
     size = int.from_bytes(data[:8], "little")
     head = json.loads(data[8 : 8 + size])
-    config = json.loads(head["__metadata__"]["unet_config"])
-    head["__metadata__"]["unet_config"] = json.dumps(config | {"base_channels": config["base_channels"] * 2})
+    described = json.loads(head["__metadata__"]["ddpm_lab.unet"])
+    config = described["unet_config"]
+    described["unet_config"] = config | {"base_channels": config["base_channels"] * 2}
+    head["__metadata__"]["ddpm_lab.unet"] = json.dumps(described)
     text = json.dumps(head).encode()
     path.write_bytes(len(text).to_bytes(8, "little") + text + data[8 + size :])
     result = by_name(grade(good, rubric, refs, COMMITTED))["task6.grid_regenerates"]
@@ -146,3 +148,9 @@ def test_the_roster_and_gradescope_metadata_name_the_student(tmp_path):
     meta.write_text(json.dumps({"users": [{"email": "alice@uni.example", "sid": None}]}))
     assert from_gradescope(meta, "sid").seed is None and "has no sid" in from_gradescope(meta, "sid").problem
     assert from_gradescope(tmp_path / "missing.json", "email").seed is None
+
+
+def test_the_same_weights_give_the_same_bytes(good, refs):
+    data = (good / "sample_grid/weights.safetensors").read_bytes()
+    net = weights.from_bytes(data, refs.schedule)
+    assert all(weights.to_bytes(net, "ema") == data for _ in range(5))  # a stage rerun changes nothing
