@@ -20,8 +20,8 @@ pytestmark = pytest.mark.slow
 
 def make_class(good, subs):
     """alice: the committed run. bob: alice's samples shuffled with N(0, 4^2) pixel noise, her loss.csv rounded.
-    carol: broken (no samples, a loss.csv that is not CSV). frank: 60,000 samples (within the size limits), whose
-    grading outlives any short limit. dave: an empty folder. eve: a file."""
+    carol: broken (no samples, a loss.csv that is not CSV, weights that are not safetensors). frank: 60,000
+    samples (within the size limits), whose grading outlives any short limit. dave: an empty folder. eve: a file."""
     rng = np.random.default_rng(0)
     for name in ("alice", "bob", "carol", "frank"):
         shutil.copytree(good, subs / name)
@@ -32,6 +32,7 @@ def make_class(good, subs):
     loss.assign(loss=loss["loss"].round(6)).to_csv(subs / "bob/train/loss.csv", index=False)
     (subs / "carol/fid/samples.npz").unlink()
     (subs / "carol/train/loss.csv").write_bytes(b"\x00\xff not a csv")
+    (subs / "carol/sample_grid/weights.safetensors").write_bytes(b"\x10\x00\x00\x00\x00\x00\x00\x00 not a header")
     many = np.clip(np.concatenate([images] * 30) + rng.integers(0, 2, (60000, 32, 32)), 0, 255).astype(np.uint8)
     np.savez(subs / "frank/fid/samples.npz", images=many)
     (subs / "dave").mkdir()
@@ -69,6 +70,7 @@ def test_a_class_on_a_local_cluster_of_two_workers(good, tmp_path, mnist_dir, ca
     assert errors[str(folders[5])].startswith(f"not graded within the time limit of {limit} s")
     assert rows.loc[str(folders[0]), "score"] == 19 and rows.loc[str(folders[2]), "task7.sample_counts"] == 0
     assert rows.loc[str(folders[1]), "task7.samples_regenerate"] == 0 and rows.loc[str(folders[0]), "student_id"] == "alice"
+    assert rows.loc[str(folders[2]), "task6.grid_regenerates"] == 0  # damaged weights fail the check, not the grading
     assert rows.loc[str(folders[2]), "task1.samples_moments"] == 1.5  # the rest of a broken submission is graded
     assert len(set(rows.loc[[str(f) for f in folders[:3]], "worker"])) == 2  # both workers graded
     assert wall < limit + 120  # the hanging one was stopped at its limit
