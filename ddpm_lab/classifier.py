@@ -27,6 +27,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from ddpm_lab.rules import Rules
+from ddpm_lab.streams import seed_of
 
 N_DIGITS = 10
 NOT_A_DIGIT = N_DIGITS  # the eleventh class
@@ -118,8 +119,8 @@ def train(
     """Adam on cross-entropy over the digits and, one for every ten digits, freshly drawn non-digits (class 10);
     the learning rate falls linearly to zero; ``progress(done, total)`` after each epoch. Returns the model and
     the loss per epoch."""
-    torch.manual_seed(config.seed)
-    generator = torch.Generator().manual_seed(config.seed)
+    torch.manual_seed(seed_of(config.seed, "classifier"))
+    generator = torch.Generator().manual_seed(seed_of(config.seed, "classifier"))
     model = DigitClassifier()
     x, y = to_input(images), torch.from_numpy(np.asarray(labels, dtype=np.int64))
     optimizer = torch.optim.Adam(model.parameters(), lr=config.learning_rate)

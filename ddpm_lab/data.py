@@ -23,6 +23,7 @@ from torch.nn import functional as F
 from ddpm_lab.errors import MnistUnavailable
 from ddpm_lab.io import file_digest
 from ddpm_lab.rules import Rules
+from ddpm_lab.streams import seed_of
 
 MD5 = {
     "train-images-idx3-ubyte": "6bbc9ace898e44ae57da46a324031adb",
@@ -225,9 +226,9 @@ def prepare(folder: Path, config: SubsetConfig) -> dict[str, np.ndarray]:
     """
     train_images, train_labels = load_split(folder, "train")
     test_images, _ = load_split(folder, "test")
-    subset = balanced_indices(train_labels, config.n_train, config.seed)
+    subset = balanced_indices(train_labels, config.n_train, seed_of(config.seed, "subset"))
     rest = np.setdiff1d(np.arange(len(train_labels)), subset)
-    floor = np.sort(np.random.default_rng(config.seed + 1).choice(rest, size=config.n_floor, replace=False))
+    floor = np.sort(np.random.default_rng(seed_of(config.seed, "fid_floor")).choice(rest, size=config.n_floor, replace=False))
     train_unit = resize_unit(train_images[subset], config.image_size)
     return {
         "train": to_model_range(train_unit).numpy(),

@@ -14,8 +14,9 @@ lives beside the field it guards, nowhere else.
 from __future__ import annotations
 
 import dataclasses
+import difflib
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import Any, ClassVar
 
 from ddpm_lab.errors import ConfigError
 
@@ -87,6 +88,17 @@ class Rules:
         if not (isinstance(value, str) and value.strip()):
             self.fail(name, f"expected a non-empty text, got {_shown(value)!r}")
 
+    def texts(self, name: str) -> None:
+        """A non-empty list (or tuple) of non-empty texts."""
+        value = self.values[name]
+        if not (isinstance(value, (list, tuple)) and value and all(isinstance(v, str) and v.strip() for v in value)):
+            self.fail(name, f"expected a list of texts, got {_shown(value)!r}")
+
+    def string(self, name: str) -> None:
+        """Any text, empty included."""
+        if not isinstance(self.values[name], str):
+            self.fail(name, f"expected a text, got {_shown(self.values[name])!r}")
+
     def choice(self, name: str, choices: Iterable[Any]) -> None:
         choices = list(choices)
         value = self.values[name]
@@ -99,6 +111,54 @@ class Rules:
     def raise_problems(self) -> None:
         if self.problems:
             raise ConfigError(self.problems)
+
+
+class Checked:
+    """A frozen dataclass whose fields are checked by the rules in ``RULES``: field → (Rules method, keywords)."""
+
+    RULES: ClassVar[dict[str, tuple[str, dict[str, Any]]]] = {}
+
+    def __post_init__(self) -> None:
+        rules = Rules(self)
+        for name, (method, keywords) in self.RULES.items():
+            getattr(rules, method)(name, **keywords)
+        rules.raise_problems()
+
+
+def settings(name: str, base: type = Checked, defaults: Mapping[str, Any] | None = None, **rules) -> type:
+    """A frozen dataclass ``name`` (a subclass of ``base``, keyword-only) with one field per rule, each checked by
+    its rule when built, after the rules ``base`` brings; ``defaults`` gives some fields a default value."""
+    defaults = defaults or {}
+    fields = [(f, Any, dataclasses.field(default=defaults[f])) if f in defaults else (f, Any) for f in rules]
+    inherited = getattr(base, "RULES", {})
+    return dataclasses.make_dataclass(
+        name, fields, bases=(base,), frozen=True, kw_only=True, namespace={"RULES": {**inherited, **rules}}
+    )
+
+
+def build(cls: type, entry: Mapping[str, Any]) -> Any:
+    """``cls`` (a :func:`settings` dataclass) from a mapping, lists read as tuples; raises
+    :class:`~ddpm_lab.errors.ConfigError` with every problem at once: a key ``cls`` has no field for (with the
+    closest field named), a field the mapping lacks, and each value a rule refuses."""
+    if not isinstance(entry, Mapping):
+        raise ConfigError({"": f"expected a mapping of settings, got {_shown(entry)!r}"})
+    known = [f.name for f in dataclasses.fields(cls)]
+    problems = {}
+    for key in entry:
+        if key not in known:
+            close = difflib.get_close_matches(str(key), known, n=1)
+            problems[str(key)] = "not a setting of this check" + (f" (did you mean {close[0]}?)" if close else "")
+    for f in dataclasses.fields(cls):
+        missing = f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
+        if missing and f.name not in entry:
+            problems[f.name] = "missing"
+    values = {k: tuple(v) if isinstance(v, list) else v for k, v in entry.items() if k in known}
+    if "missing" not in problems.values():
+        try:
+            return cls(**values)
+        except ConfigError as err:
+            problems.update(err.problems)
+    raise ConfigError(problems)
 
 
 def _shown(value: Any) -> Any:

@@ -27,6 +27,7 @@ from ddpm_lab import io
 from ddpm_lab.errors import TrainingDiverged
 from ddpm_lab.rules import Rules
 from ddpm_lab.schedule import NoiseSchedule, q_sample
+from ddpm_lab.streams import seed_of
 from ddpm_lab.unet import mixed_precision
 
 
@@ -104,7 +105,7 @@ def new_state(model: nn.Module, config: TrainConfig) -> TrainState:
     fused = next(model.parameters()).device.type == "cuda"
     optimizer = torch.optim.Adam(model.parameters(), lr=config.learning_rate, fused=fused or None)
     ema = copy.deepcopy(model).requires_grad_(False)
-    return TrainState(model, ema, optimizer, torch.Generator().manual_seed(config.seed))
+    return TrainState(model, ema, optimizer, torch.Generator().manual_seed(seed_of(config.seed, "training")))
 
 
 def load_state(state: TrainState, path: Path, identity: dict, epochs: int) -> bool:

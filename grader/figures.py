@@ -9,8 +9,9 @@ from pathlib import Path
 
 import numpy as np
 
-from grader import checks
-from grader.checks import Context
+from grader.checks import base
+from grader.checks.base import FID_SAMPLES, GRID_SAMPLES, Context
+from grader.checks.task2 import gndm
 
 FIGURES: list[tuple[str, str, Callable]] = []  # (task, file name, draw(ctx) -> matplotlib figure)
 
@@ -30,7 +31,7 @@ def _scatter(ctx: Context):
     from ddpm_lab import gaussian, plots
 
     density = lambda p: gaussian.normal_density(p, torch.zeros(2, dtype=p.dtype), torch.eye(2, dtype=p.dtype))  # noqa: E731
-    x = checks.gaussian_samples(ctx)
+    x = base.gaussian_samples(ctx)
     return plots.scatter_over_density(x, density, (0, 0), f"Drawn by the grader: {len(x)} samples over N(0, I)")
 
 
@@ -40,7 +41,7 @@ def _fit(ctx: Context):
 
     from ddpm_lab import gaussian, plots
 
-    learned, data = checks.gndm(ctx)
+    learned, data = gndm(ctx)
     mu = torch.tensor(learned)
 
     def density(p):
@@ -59,7 +60,7 @@ def _fit(ctx: Context):
 def _forward(ctx: Context):
     from ddpm_lab import plots
 
-    arrays = checks.forward_arrays(ctx)
+    arrays = base.forward_arrays(ctx)
     steps = [0] + [t for t in range(1, ctx.refs.schedule.steps + 1) if f"t{t}" in arrays]
     images = [arrays["x0"] if t == 0 else arrays[f"t{t}"] for t in steps]
     return plots.forward_process(
@@ -74,7 +75,7 @@ def _forward(ctx: Context):
 def _loss(ctx: Context):
     from ddpm_lab import plots
 
-    _, loss = checks.loss_curve(ctx)
+    _, loss = base.loss_curve(ctx)
     fig = plots.loss_curve(list(loss))
     fig.axes[0].set_title(f"Drawn by the grader from train/loss.csv: {len(loss)} epochs, final {loss[-1]:.4f}")
     return fig
@@ -84,7 +85,7 @@ def _loss(ctx: Context):
 def _grid(ctx: Context):
     from ddpm_lab import plots
 
-    images = checks.samples(ctx, "sample_grid/samples.npz")
+    images = base.samples(ctx, GRID_SAMPLES)
     rows = int(np.ceil(np.sqrt(len(images))))
     return plots.digit_grid(images, f"Drawn by the grader: the {len(images)} samples of sample_grid/samples.npz", n_rows=rows)
 
@@ -93,7 +94,7 @@ def _grid(ctx: Context):
 def _digits(ctx: Context):
     from ddpm_lab import plots
 
-    m = checks.digit_measures(ctx, checks.FID_SAMPLES)
+    m = base.digit_measures(ctx, FID_SAMPLES)
     test_labels = ctx.refs.test_images[1]
     reference = np.bincount(test_labels, minlength=10) / len(test_labels)
     fig = plots.digit_histogram(
@@ -110,7 +111,7 @@ def _digits(ctx: Context):
 def _nearest(ctx: Context):
     from ddpm_lab import plots
 
-    images = checks.samples(ctx, checks.FID_SAMPLES)
+    images = base.samples(ctx, FID_SAMPLES)
     distance, index = ctx.once("nearest:fid", lambda: ctx.refs.nearest_training_image(images))
     closest = np.argsort(distance)[:10]
     return plots.pairs(

@@ -7,13 +7,12 @@ from pathlib import Path
 
 import yaml
 
-from grader.checks import CHECKS, FAILED, NOT_RUN, PASSED, Context, Outcome
+from grader.checks import CHECKS, FAILED, NOT_RUN, PASSED, Context, Outcome, settings_problems
 from grader.identity import NOBODY, Identity
 from grader.references import References
 from grader.safe import Rejected, Submission, one_line
 
 RUBRIC = Path(__file__).with_name("rubric.yaml")
-VISIBILITIES = ("visible", "hidden", "after_due_date", "after_published")
 
 
 class RubricError(Exception):
@@ -55,11 +54,14 @@ class Result:
 
 
 def load_rubric(path: str | Path | None = None) -> dict:
+    """The rubric at ``path`` (default: the shipped one), every part of it checked before any grading: its
+    sections, and each check's entry built into that check's typed settings. Every problem is named at once, on
+    one line (:class:`RubricError`), so an instructor's typo stops the grader before the first submission."""
     path = Path(path) if path else RUBRIC
     try:
         rubric = yaml.safe_load(path.read_text())
     except (OSError, yaml.YAMLError) as err:
-        raise RubricError(f"cannot read rubric {path}: {type(err).__name__}: {err}") from None
+        raise RubricError(f"cannot read rubric {path}: {type(err).__name__}: {one_line(err)}") from None
     try:
         float(rubric["statistics"]["z"])
         for key in ("max_file_bytes", "max_array_bytes", "max_image_pixels", "max_submission_bytes", "max_submission_files"):
@@ -72,15 +74,11 @@ def load_rubric(path: str | Path | None = None) -> dict:
         float(rubric["digits"]["confidence"])
         for key in ("identical_share", "near_distance", "near_share", "loss_relative_tolerance", "weights_distance"):
             float(rubric["copies"][key])
-        for task, spec in rubric["tasks"].items():
-            for name, cfg in spec["checks"].items():
-                if (task, name) not in CHECKS:
-                    raise RubricError(f"rubric {path}: no check {task}.{name}")
-                if cfg.get("visibility", "visible") not in VISIBILITIES:
-                    raise RubricError(f"rubric {path}: {task}.{name} visibility must be one of {VISIBILITIES}")
-                float(cfg["points"])
+        _, problems = settings_problems(rubric)
     except (KeyError, TypeError, ValueError, AttributeError) as err:
         raise RubricError(f"rubric {path} is malformed: {type(err).__name__}: {err}") from None
+    if problems:
+        raise RubricError(f"rubric {path}: " + "; ".join(problems))
     return rubric
 
 
@@ -93,18 +91,23 @@ def grade_and_draw(
 ) -> tuple[list[Result], dict[str, list[Path]]]:
     """Every check's result and, when ``figures`` is a folder, the figures the grader drew from the arrays
     (per task). ``identity``: whose run the grader was told this is (no one: ``run.seed`` is not run)."""
+    settings, problems = settings_problems(rubric)
+    if problems:  # load_rubric names them; a rubric built in code is checked here too
+        raise RubricError("; ".join(problems))
     sub = Submission(Path(folder), rubric["limits"])
-    ctx = Context(sub=sub, z=float(rubric["statistics"]["z"]), refs=refs, identity=identity, draw_seed=refs.next_draw_seed())
+    z = float(rubric["statistics"]["z"])
+    ctx = Context(sub=sub, z=z, refs=refs, identity=identity, draw_seed=refs.next_draw_seed(), settings=settings)
     results = []
     for task, spec in rubric["tasks"].items():
-        for name, cfg in spec["checks"].items():
+        for name in spec["checks"]:
+            cfg = settings[(task, name)]
             try:
-                outcome = CHECKS[(task, name)](ctx, cfg)
+                outcome = CHECKS[(task, name)].run(ctx, cfg)
             except Rejected as err:
                 outcome = Outcome(FAILED, str(err), "a usable file")
             except Exception as err:  # a check must never take the grader down; report it as a failure
                 outcome = Outcome(FAILED, f"could not check: {one_line(err)}", "")
-            max_points = float(cfg["points"])
+            max_points = float(cfg.points)
             outcome.figures = [f for f in outcome.figures if _readable_png(sub, f)]
             results.append(
                 Result(
@@ -114,11 +117,11 @@ def grade_and_draw(
                     points=max_points if outcome.status == PASSED else 0.0,
                     max_points=max_points,
                     status=outcome.status,
-                    required=bool(cfg.get("required", True)),
-                    visibility=cfg.get("visibility", "visible"),
+                    required=cfg.required,
+                    visibility=cfg.visibility,
                     measured=outcome.measured,
                     expected=outcome.expected,
-                    hint=" ".join(str(cfg.get("hint", "")).split()),
+                    hint=" ".join(cfg.hint.split()),
                     answer=outcome.answer,
                     figures=outcome.figures,
                 )

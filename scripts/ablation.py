@@ -32,6 +32,7 @@ from ddpm_lab import data, fid, io, plots  # noqa: E402
 from ddpm_lab.progress import Bar  # noqa: E402
 from ddpm_lab.sampler import SamplerConfig, generate  # noqa: E402
 from ddpm_lab.schedule import NoiseSchedule  # noqa: E402
+from ddpm_lab.streams import seed_of  # noqa: E402
 from ddpm_lab.unet import UNetConfig, load_trained  # noqa: E402
 
 PATHS = artifacts(ROOT)
@@ -117,7 +118,7 @@ def main() -> None:
             cfg.schedule,
             args.n,
             sampler,
-            seed=cfg.fid.seed + 4,
+            seed=seed_of(cfg.fid.seed, "ablation_fid_noise"),
             device=device,
             mean_image=train.mean(0),
             progress=Bar(f"sampling {args.n} images", leave=False),

@@ -18,8 +18,9 @@ from pathlib import Path
 import numpy as np
 
 from grader import checks
+from grader.checks.base import Registered
+from grader.checks.regenerate import weights_loss
 from grader.identity import Identity
-from grader.model import weights_loss
 from grader.references import References
 from grader.runner import grade, load_rubric
 from grader.safe import Submission
@@ -29,12 +30,13 @@ TIED = ("run.seed", "run.seeded_draws", "task6.grid_regenerates", "task7.samples
 
 def loss_ratios(folder: Path, refs: References, rubric: dict, draws: int) -> dict:
     logged = np.loadtxt(folder / "train/loss.csv", delimiter=",", skiprows=1, ndmin=2)[:, 1]
-    last = int(rubric["checks"]["task6"]["loss_matches_weights"]["last_epochs"])
+    typed, _ = checks.settings_problems(rubric)
+    last = typed[("task6", "loss_matches_weights")].last_epochs
     reference = float(logged[-last:].mean())
     sub = Submission(folder, rubric["limits"])
     ratios, seconds = [], []
     for draw_seed in range(draws):
-        ctx = checks.Context(sub=sub, z=float(rubric["statistics"]["z"]), refs=refs, draw_seed=draw_seed)
+        ctx = checks.Context(sub=sub, z=float(rubric["statistics"]["z"]), refs=refs, draw_seed=draw_seed, settings=typed)
         start = time.perf_counter()
         ratios.append(weights_loss(ctx) / reference)
         seconds.append(time.perf_counter() - start)
@@ -51,16 +53,17 @@ def loss_ratios(folder: Path, refs: References, rubric: dict, draws: int) -> dic
 def check_seconds(folder: Path, refs: References, rubric: dict, seed: int) -> dict:
     times: dict[str, float] = {}
     originals = dict(checks.CHECKS)
-    for key, fn in originals.items():
+    for key, registered in originals.items():
+        label = ".".join(key)
 
-        def timed(ctx, cfg, fn=fn, name=".".join(key)):
+        def timed(ctx, cfg, fn=registered.run, name=label):
             start = time.perf_counter()
             try:
                 return fn(ctx, cfg)
             finally:
                 times[name] = round(time.perf_counter() - start, 2)
 
-        checks.CHECKS[key] = timed
+        checks.CHECKS[key] = Registered(timed, registered.settings)
     try:
         start = time.perf_counter()
         results = grade(folder, rubric, refs, Identity.of_seed(seed))

@@ -42,6 +42,7 @@ from ddpm_lab import data, fid, io, plots  # noqa: E402
 from ddpm_lab.progress import Bar  # noqa: E402
 from ddpm_lab.sampler import SamplerConfig, generate  # noqa: E402
 from ddpm_lab.schedule import NoiseSchedule  # noqa: E402
+from ddpm_lab.streams import seed_of  # noqa: E402
 from ddpm_lab.training import TrainConfig, train  # noqa: E402
 from ddpm_lab.unet import UNet, UNetConfig, count_parameters, load_trained  # noqa: E402
 
@@ -183,7 +184,7 @@ def measure_model(row: dict, net: UNet, cfg, images: torch.Tensor, n: int, measu
         cfg.schedule,
         n,
         cfg.sampler,
-        seed=cfg.fid.seed + 3,
+        seed=seed_of(cfg.fid.seed, "fid_noise"),
         device=cfg.device.torch,
         mean_image=images.mean(0),
         progress=Bar(f"{row['lever']}: sampling {n} images", leave=False),

@@ -12,18 +12,17 @@ as ``train.epoch``), and each value a config refuses.
 from __future__ import annotations
 
 import copy
-import dataclasses
 import difflib
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from types import SimpleNamespace
-from typing import Any, ClassVar
+from typing import Any
 
 import yaml
 
 from ddpm_lab.errors import ConfigError
-from ddpm_lab.rules import Rules
+from ddpm_lab.rules import Checked, settings
 
 # config name → {its field: the params.yaml key that fills it}
 FIELDS: dict[str, dict[str, str]] = {
@@ -115,23 +114,6 @@ class ParamError(ValueError):
 
 
 # Settings of the stages themselves ------------------------------------------------------------------------
-
-
-class Checked:
-    """A frozen dataclass whose fields are checked by the rules in ``RULES``: field → (Rules method, keywords)."""
-
-    RULES: ClassVar[dict[str, tuple[str, dict[str, Any]]]] = {}
-
-    def __post_init__(self) -> None:
-        rules = Rules(self)
-        for name, (method, keywords) in self.RULES.items():
-            getattr(rules, method)(name, **keywords)
-        rules.raise_problems()
-
-
-def settings(name: str, **rules: tuple[str, dict[str, Any]]) -> type:
-    """A frozen dataclass ``name`` with one field per rule, each checked by its rule when built."""
-    return dataclasses.make_dataclass(name, list(rules), bases=(Checked,), frozen=True, namespace={"RULES": rules})
 
 
 SEED = ("integer", {"low": 0})

@@ -11,6 +11,7 @@ from ddpm_lab import data, fid, io
 from ddpm_lab.progress import Bar
 from ddpm_lab.sampler import SamplerConfig, generate
 from ddpm_lab.schedule import NoiseSchedule
+from ddpm_lab.streams import seed_of
 from ddpm_lab.unet import UNetConfig, load_trained
 
 
@@ -23,7 +24,7 @@ def main(cfg, paths):
     n, device = cfg.fid.n_generated, cfg.device.torch
     model = load_trained(paths.model, cfg.model, cfg.schedule, ema=cfg.sampler.use_ema)
     training = torch.from_numpy(np.load(paths.train_images)["images"])
-    noise_seed = cfg.fid.seed + 3
+    noise_seed = seed_of(cfg.fid.seed, "fid_noise")
     images = generate(
         model,
         cfg.schedule,

@@ -7,13 +7,14 @@ from _params import ForwardDemo
 
 from ddpm_lab import forward_demo, io, plots
 from ddpm_lab.schedule import NoiseSchedule
+from ddpm_lab.streams import seed_of
 
 
 @stage("forward_demo", configs={"schedule": NoiseSchedule.linear, "forward_demo": ForwardDemo}, inputs=["train_images"])
 def main(cfg, paths):
     schedule, timesteps = cfg.schedule, list(cfg.forward_demo.timesteps)
     x0 = torch.from_numpy(np.load(paths.train_images)["images"][:1])
-    noisy = forward_demo.noisy_versions(schedule, x0, timesteps, cfg.forward_demo.seed)
+    noisy = forward_demo.noisy_versions(schedule, x0, timesteps, seed_of(cfg.forward_demo.seed, "forward_noise"))
     images = {f"t{t}": noisy[t][0, 0].numpy().astype(np.float32) for t in timesteps}
     io.write_npz(paths.reports / "noisy.npz", x0=x0[0, 0].numpy(), **images)
     roots = [schedule.alpha_bars[t].sqrt().item() for t in timesteps]

@@ -5,13 +5,14 @@ from _common import stage
 from _params import GaussianDemo
 
 from ddpm_lab import gaussian, io, plots
+from ddpm_lab.streams import seed_of
 
 
 @stage("gaussian_demo", configs={"gaussian_demo": GaussianDemo})
 def main(cfg, paths):
     n = cfg.gaussian_demo.n_samples
     mean, cov = torch.zeros(2, dtype=torch.float64), torch.eye(2, dtype=torch.float64)
-    samples = gaussian.sample_normal(n, mean, cfg.gaussian_demo.seed)
+    samples = gaussian.sample_normal(n, mean, seed_of(cfg.gaussian_demo.seed, "gaussian_demo"))
     io.write_text(paths.reports / "samples.csv", "x1,x2\n" + "".join(f"{a!r},{b!r}\n" for a, b in samples.tolist()))
     density = lambda x: gaussian.normal_density(x, mean, cov)  # noqa: E731
     io.save_figure(

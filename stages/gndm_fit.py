@@ -5,13 +5,14 @@ from _common import stage
 from _params import Gndm
 
 from ddpm_lab import gaussian, io, plots
+from ddpm_lab.streams import seed_of
 
 
 @stage("gndm_fit", configs={"gndm": Gndm})
 def main(cfg, paths):
     p = cfg.gndm
     true_mean = torch.tensor(p.true_mean, dtype=torch.float64)
-    data = gaussian.sample_normal(p.n_samples, true_mean, p.seed + 1)
+    data = gaussian.sample_normal(p.n_samples, true_mean, seed_of(p.seed, "gndm_data"))
     learned, history = gaussian.fit_gndm(data, p.learning_rate, p.steps)
     closed_form = data.mean(0)
     io.write_text(paths.reports / "data.csv", "x1,x2\n" + "".join(f"{a!r},{b!r}\n" for a, b in data.tolist()))

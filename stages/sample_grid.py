@@ -13,6 +13,7 @@ from ddpm_lab import io, plots, weights
 from ddpm_lab.progress import Bar
 from ddpm_lab.sampler import SamplerConfig, Trajectory, generate
 from ddpm_lab.schedule import NoiseSchedule
+from ddpm_lab.streams import seed_of
 from ddpm_lab.unet import UNetConfig, load_trained
 
 
@@ -33,7 +34,7 @@ def main(cfg, paths):
     mean_image = torch.from_numpy(np.load(paths.train_images)["images"]).mean(0)
     io.write_bytes(paths.reports / "weights.safetensors", weights.to_bytes(model, "ema" if cfg.sampler.use_ema else "raw"))
     trajectory = Trajectory(cfg.schedule, cfg.sampler, list(cfg.sample_grid.trajectory), n=rows)
-    noise_seed = cfg.sample_grid.seed + 2
+    noise_seed = seed_of(cfg.sample_grid.seed, "grid_noise")
     images = generate(
         model,
         cfg.schedule,

@@ -14,6 +14,7 @@ from _params import Device
 from ddpm_lab import io, plots
 from ddpm_lab.progress import Bar
 from ddpm_lab.schedule import NoiseSchedule
+from ddpm_lab.streams import seed_of
 from ddpm_lab.training import TrainConfig, train
 from ddpm_lab.unet import UNet, UNetConfig, count_parameters
 
@@ -25,7 +26,7 @@ from ddpm_lab.unet import UNet, UNetConfig, count_parameters
     outputs=["model", "resume"],
 )
 def main(cfg, paths):
-    torch.manual_seed(cfg.train.seed)
+    torch.manual_seed(seed_of(cfg.train.seed, "training"))
     device = cfg.device.torch
     model = UNet(cfg.model, cfg.schedule)
     images = torch.from_numpy(np.load(paths.train_images)["images"])

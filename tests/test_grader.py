@@ -52,6 +52,28 @@ def fid_metrics(root):
     return json.loads((root / "fid/metrics.json").read_text())
 
 
+def test_a_misspelt_or_mistyped_rubric_setting_stops_grading_with_one_line_naming_each(tmp_path, rubric, capsys):
+    """A rubric's typo is the instructor's, and stops the grader (exit 2) before any submission is graded: each
+    problem named with its place, never a check that gives every student 0 points ("could not check: KeyError")."""
+    import yaml
+
+    bad = copy.deepcopy(rubric)
+    falls = bad["tasks"]["task6"]["checks"]["loss_falls"]
+    falls["max_ratoi"] = falls.pop("max_ratio")
+    bad["tasks"]["task7"]["checks"]["fid_threshold"]["max_fid"] = "28"
+    bad["tasks"]["task5"]["checks"]["samples_valide"] = {"points": 1}
+    path = tmp_path / "rubric.yaml"
+    path.write_text(yaml.safe_dump(bad))
+    (tmp_path / "sub").mkdir()
+    code = grader_main([str(tmp_path / "sub"), "--rubric", str(path), "--no-fid", "--out", str(tmp_path / "out")])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 1 and not (tmp_path / "out").exists()
+    assert "tasks.task6.checks.loss_falls.max_ratoi: not a setting of this check (did you mean max_ratio?)" in err[0]
+    assert "tasks.task6.checks.loss_falls.max_ratio: missing" in err[0]
+    assert "tasks.task7.checks.fid_threshold.max_fid: expected a number, got '28'" in err[0]
+    assert "tasks.task5.checks.samples_valide: no such check (the checks of task5: task5.samples_valid)" in err[0]
+
+
 @pytest.mark.slow
 def test_committed_reports_of_the_full_run_pass_with_the_fid_recomputed(root, rubric, with_fid, tmp_path):
     """CI gate: the reports/ committed from the real run pass the shipped rubric, every check measured."""

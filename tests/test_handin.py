@@ -1,5 +1,5 @@
-"""A grade tied to the student and to the model they trained (grader/identity.py, grader/seeds.py,
-grader/model.py): the committed run passes under its own seed, and each forgery fails the check it forges, on a
+"""A grade tied to the student and to the model they trained (grader/identity.py, grader/checks/run.py,
+grader/checks/regenerate.py): the committed run passes under its own seed, and each forgery fails the check it forges, on a
 copy of the committed reports. The grader's random picks are fixed here (draw seed 0), so that regenerations are
 computed once per session."""
 

@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ddpm_lab.check import settings
+
 PASSED, FAILED, NOT_RUN = "passed", "failed", "not run"
 
 
@@ -42,11 +44,11 @@ def within(value: float, target: float, tolerance: float) -> bool:
 # Task 1 ---------------------------------------------------------------------------------------------------------
 
 
-def samples_moments(x: np.ndarray, cfg: dict, z: float) -> Outcome:
+def samples_moments(x: np.ndarray, cfg: settings.SamplesMoments, z: float) -> Outcome:
     """Task 1's samples have the mean and covariance of N(0, I) within ``z`` standard errors."""
     n = len(x)
-    if n < cfg["min_samples"]:
-        raise Rejected(f"gaussian_demo/samples.csv: {n} samples, the lab asks for {cfg['min_samples']}")
+    if n < cfg.min_samples:
+        raise Rejected(f"gaussian_demo/samples.csv: {n} samples, the lab asks for {cfg.min_samples}")
     mean, cov = x.mean(0), np.cov(x, rowvar=False)
     # standard errors under N(0, I): mean 1/√n; variance √(2/n); covariance √(1/n)
     tol_mean, tol_var, tol_cov = z / math.sqrt(n), z * math.sqrt(2 / n), z / math.sqrt(n)
@@ -74,12 +76,12 @@ def samples_moments(x: np.ndarray, cfg: dict, z: float) -> Outcome:
 # Task 2 ---------------------------------------------------------------------------------------------------------
 
 
-def data_distribution(data: np.ndarray, cfg: dict, z: float) -> Outcome:
+def data_distribution(data: np.ndarray, cfg: settings.DataDistribution, z: float) -> Outcome:
     """Task 2's data are draws of N(true_mean, I): their means and variances within ``z`` standard errors."""
     n = len(data)
-    if n < cfg["min_samples"]:
-        raise Rejected(f"gndm_fit/data.csv: {n} samples, the lab asks for {cfg['min_samples']}")
-    target = np.array(cfg["true_mean"], dtype=float)
+    if n < cfg.min_samples:
+        raise Rejected(f"gndm_fit/data.csv: {n} samples, the lab asks for {cfg.min_samples}")
+    target = np.array(cfg.true_mean, dtype=float)
     mean, var = data.mean(0), data.var(0, ddof=1)
     tol_mean, tol_var = z / math.sqrt(n), z * math.sqrt(2 / n)
     ok = all(within(m, t, tol_mean) for m, t in zip(mean, target)) and all(within(v, 1, tol_var) for v in var)
@@ -91,15 +93,14 @@ def data_distribution(data: np.ndarray, cfg: dict, z: float) -> Outcome:
     )
 
 
-def learned_mean(learned: np.ndarray, data: np.ndarray, cfg: dict) -> Outcome:
+def learned_mean(learned: np.ndarray, data: np.ndarray, cfg: settings.LearnedMean) -> Outcome:
     """Task 2's μ* is the minimizer of the NLL, the data's sample mean, to ``tolerance``."""
     sample_mean = data.mean(0)
     gap = float(np.abs(learned - sample_mean).max())
     return Outcome.of(
-        gap <= cfg["tolerance"],
+        gap <= cfg.tolerance,
         f"mu*=[{learned[0]:.4f}, {learned[1]:.4f}], max |mu* - mean(data)| = {gap:.2e}",
-        f"the minimizer of the NLL, the data's sample mean [{sample_mean[0]:.4f}, {sample_mean[1]:.4f}], "
-        f"to {cfg['tolerance']:.0e}",
+        f"the minimizer of the NLL, the data's sample mean [{sample_mean[0]:.4f}, {sample_mean[1]:.4f}], to {cfg.tolerance:.0e}",
         f"Gradient descent on the NLL gives mu* = [{learned[0]:.4f}, {learned[1]:.4f}], the sample mean of the data "
         f"(the closed-form minimizer) to {gap:.1e}: the learned p(x, mu*) matches the data.",
         figures=["gndm_fit/fit.png"],
@@ -111,23 +112,25 @@ def learned_mean(learned: np.ndarray, data: np.ndarray, cfg: dict) -> Outcome:
 Nearest = Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]  # uint8 images → (RMS distance, index) in MNIST
 
 
-def balanced_subset(images: np.ndarray, labels: np.ndarray, cfg: dict, nearest: Nearest, mnist_labels: np.ndarray) -> Outcome:
+def balanced_subset(
+    images: np.ndarray, labels: np.ndarray, cfg: settings.BalancedSubset, nearest: Nearest, mnist_labels: np.ndarray
+) -> Outcome:
     """Every image of the subset is an MNIST training image (prepared at the lab's size) carrying that image's own
     label, all distinct, ``n_images // 10`` of each digit."""
     if labels.dtype.kind not in "iu":
         raise Rejected(f"mnist_subset/subset.npz labels: dtype {labels.dtype}, expected integers")
     distance, index = nearest(images)
     found_labels = mnist_labels[index]
-    is_mnist = distance <= cfg["max_rms_distance"]
+    is_mnist = distance <= cfg.max_rms_distance
     true_label = labels.astype(np.int64) == found_labels
     distinct = len(np.unique(index[is_mnist]))
     counts = np.bincount(found_labels[is_mnist & true_label], minlength=10)
     ok = (
-        len(images) == cfg["n_images"]
+        len(images) == cfg.n_images
         and is_mnist.all()
         and true_label.all()
         and distinct == len(images)
-        and all(counts == cfg["n_images"] // 10)
+        and all(counts == cfg.n_images // 10)
     )
     shown = ", ".join(str(c) for c in counts)
     size = images.shape[-1]
@@ -135,20 +138,20 @@ def balanced_subset(images: np.ndarray, labels: np.ndarray, cfg: dict, nearest: 
         ok,
         f"{len(images)} images, {int(is_mnist.sum())} found among MNIST's training images "
         f"({distinct} distinct), {int(true_label.sum())} with their true label; per digit [{shown}]",
-        f"{cfg['n_images']} distinct MNIST training images with their labels, {cfg['n_images'] // 10} of each digit",
+        f"{cfg.n_images} distinct MNIST training images with their labels, {cfg.n_images // 10} of each digit",
         f"The training subset holds {len(images)} distinct MNIST training images of {size}x{size} pixels, {shown} per digit 0-9.",
         figures=["mnist_subset/preview.png"],
     )
 
 
-def value_range(x0: np.ndarray, cfg: dict, nearest: Nearest) -> Outcome:
+def value_range(x0: np.ndarray, cfg: settings.ValueRange, nearest: Nearest) -> Outcome:
     """The forward demo's x_0 is a training image as the model sees it: mapped linearly from [0, 255] to the
     rubric's range. Mapping it back must give an MNIST training image; any other scaling would not."""
-    low, high = cfg["range"]
+    low, high = cfg.range
     lo, hi = float(x0.min()), float(x0.max())
     unit = (x0.astype(np.float64) - low) / (high - low) * 255
     distance, _ = nearest(unit.round().clip(0, 255).astype(np.uint8)[None])
-    ok = low <= lo < hi <= high and distance[0] <= cfg["max_rms_distance"]
+    ok = low <= lo < hi <= high and distance[0] <= cfg.max_rms_distance
     return Outcome.of(
         ok,
         f"x_0 spans [{lo:.3f}, {hi:.3f}]; mapped back to [0, 255] it lies {distance[0]:.1f} (RMS) from an MNIST training image",

@@ -17,6 +17,8 @@ import numpy as np
 import yaml
 
 from ddpm_lab.check import PACKAGE, Check, Mismatch, NotRun, graded
+from ddpm_lab.check.settings import TASKS_1_TO_4
+from ddpm_lab.rules import build
 
 RUBRICS = (Path(__file__).with_name("rubric.yaml"), PACKAGE.parent / "grader" / "rubric.yaml")
 EQUATIONS = {"learned_mean": "eq. (23)", "pure_noise_at_T": "eq. (27)", "forward_marginals": "eq. (27)"}
@@ -89,7 +91,7 @@ def forward_pair(r: Reports, t: int) -> tuple[np.ndarray, np.ndarray]:
     return arrays["x0"].astype(np.float64), arrays[f"t{t}"].astype(np.float64)
 
 
-def outcome(r: Reports, task: str, name: str, cfg: dict) -> graded.Outcome:
+def outcome(r: Reports, task: str, name: str, cfg) -> graded.Outcome:
     z = float(r.rubric["statistics"]["z"])
     if name == "samples_moments":
         return graded.samples_moments(r.columns("gaussian_demo/samples.csv", ("x1", "x2")), cfg, z)
@@ -111,25 +113,28 @@ def outcome(r: Reports, task: str, name: str, cfg: dict) -> graded.Outcome:
         t = schedule.steps
         return graded.pure_noise_at_T(*forward_pair(r, t), t, root(t), z)
     if name == "forward_marginals":
-        noisy = {t: forward_pair(r, t) for t in cfg["timesteps"]}
+        noisy = {t: forward_pair(r, t) for t in cfg.timesteps}
         return graded.forward_marginals(noisy, {t: root(t) for t in noisy}, z)
     raise KeyError(f"{task}.{name}")
 
 
-def report_check(r: Reports, task: str, name: str, cfg: dict) -> Check:
+def report_check(r: Reports, task: str, name: str, entry: dict) -> Check:
+    """The graded check ``task.name`` on the student's reports, with the settings of its rubric ``entry``."""
+
     def run() -> str:
+        cfg = build(TASKS_1_TO_4[(task, name)], entry)  # the grader loads the same rubric: a bad entry stops it too
         try:
             result = outcome(r, task, name, cfg)
         except graded.Rejected as err:
             raise Mismatch(str(err)) from None
         if result.status == graded.PASSED:
             return f"{result.measured} (the grader expects {result.expected})"
-        hint = " ".join(str(cfg.get("hint", "")).split())
+        hint = " ".join(cfg.hint.split())
         raise Mismatch(
             f"measured {result.measured}; the grader expects {result.expected}" + (f"; usual cause: {hint}" if hint else "")
         )
 
-    points = f"{float(cfg['points']):g} point{'s' if float(cfg['points']) != 1 else ''}"
+    points = f"{float(entry['points']):g} point{'s' if float(entry['points']) != 1 else ''}"
     return Check(int(task.removeprefix("task")), EQUATIONS.get(name, ""), f"graded check {name} ({points}, on {r.folder}/)", run)
 
 

@@ -1,16 +1,17 @@
-"""Checks that tie a submission's samples and loss curve to the weights handed in with them.
+"""Samples and loss tied to the weights handed in with them (the checks: ``task6.grid_regenerates``,
+``task7.samples_regenerate``, ``task6.loss_matches_weights``).
 
 ``sample_grid/weights.safetensors`` holds the weights that drew the samples (read with safetensors alone: no
 pickle, nothing executed). Sample i of a run is drawn from its own noise stream (seed, i)
 (:func:`ddpm_lab.sampler.sample_generator`), so any sample can be drawn again alone:
 
-- ``task6.grid_regenerates`` and ``task7.samples_regenerate``: k samples of the grid and k of the FID's, picked
-  at random at each grading, are drawn again from the weights with the run's seed and the sampler settings the
-  stages recorded, and must match the submitted ones to the rubric's tolerance (measured across CPUs:
-  docs/grading.md). Swapped samples, real images, weights changed after sampling, or another seed's samples do not.
-- ``task6.loss_matches_weights``: eq. (38)'s loss of the weights on the student's subset, with t and noise drawn
-  by the grader, must lie within the rubric's tolerance of the last epochs' logged loss: a loss curve of
-  another run, or weights of another run, do not fit.
+- k samples of the grid and k of the FID's, picked at random at each grading, are drawn again from the weights
+  with the run's seed and the sampler settings the stages recorded, and must match the submitted ones to the
+  rubric's tolerance (measured across CPUs: docs/grading.md). Swapped samples, real images, weights changed
+  after sampling, or another seed's samples do not.
+- eq. (38)'s loss of the weights on the student's subset, with t and noise drawn by the grader, must lie within
+  the rubric's tolerance of the last epochs' logged loss: a loss curve of another run, or weights of another
+  run, do not fit.
 
 The draws of a grading come from one seed (``References.draw_seed``, random unless set), printed with the result,
 so that a grade can be reproduced. Regenerations are remembered per process by what they depend on (the weights'
@@ -25,9 +26,10 @@ from dataclasses import fields
 
 import numpy as np
 
-from grader.checks import FAILED, Context, Outcome, check, samples, subset_images
+from ddpm_lab.streams import STREAMS, seed_of
+from grader.checks.base import FAILED, Context, Outcome, samples, subset_images
+from grader.checks.run import run_seed
 from grader.safe import Rejected
-from grader.seeds import FID_NOISE, GRID_NOISE, run_seed
 
 WEIGHTS = "sample_grid/weights.safetensors"
 _REGENERATED: dict[str, np.ndarray] = {}
@@ -77,21 +79,21 @@ def mean_image(ctx: Context):
     return torch.from_numpy(subset_images(ctx).astype(np.float32) / 255 * 2 - 1).mean(0)[None]
 
 
-def pick(ctx: Context, n: int, k: int, stream: int) -> list[int]:
-    rng = np.random.default_rng([ctx.draw_seed, stream])
+def pick(ctx: Context, n: int, k: int, stream: str) -> list[int]:
+    rng = np.random.default_rng([ctx.draw_seed, STREAMS[stream]])
     return sorted(rng.choice(n, size=min(k, n), replace=False).tolist())
 
 
-def regenerate(ctx: Context, stage: str, relative: str, stream: int, cfg: dict) -> Outcome:
-
+def regenerate(ctx: Context, stage: str, relative: str, stream: str, k: int, max_pixel_difference: int) -> Outcome:
+    """k of the samples in ``relative``, picked at random, drawn again from the weights with the noise of ``stream``."""
     from ddpm_lab.sampler import generate
 
     submitted = samples(ctx, relative)
     if len(submitted) == 0:
         raise Rejected(f"{relative}: no samples")
     config = sampler_settings(ctx, stage)
-    noise_seed = run_seed(ctx) + stream
-    picked = pick(ctx, len(submitted), int(cfg["k"]), stream)
+    noise_seed = seed_of(run_seed(ctx), stream)
+    picked = pick(ctx, len(submitted), k, stream)
     mean = mean_image(ctx) if config.start == "forward_marginal" else None
     key = hashlib.sha256(
         weights_bytes(ctx)
@@ -105,10 +107,10 @@ def regenerate(ctx: Context, stage: str, relative: str, stream: int, cfg: dict) 
     again = _REGENERATED[key]
     diff = np.abs(again.astype(np.int16) - submitted[picked].astype(np.int16))
     worst = diff.reshape(len(picked), -1).max(1)
-    off = [i for i, w in zip(picked, worst) if w > cfg["max_pixel_difference"]]
+    off = [i for i, w in zip(picked, worst) if w > max_pixel_difference]
     expected = (
         f"each of {len(picked)} samples picked at random (draw seed {ctx.draw_seed}) drawn again from {WEIGHTS} with "
-        f"noise seed {noise_seed}, within {cfg['max_pixel_difference']} of 255 at every pixel"
+        f"noise seed {noise_seed}, within {max_pixel_difference} of 255 at every pixel"
     )
     measured = f"largest pixel difference {int(worst.max()) if len(worst) else 0} of 255 over samples {picked}"
     if off:
@@ -119,16 +121,6 @@ def regenerate(ctx: Context, stage: str, relative: str, stream: int, cfg: dict) 
     return Outcome.of(
         True, measured, expected, f"{len(picked)} samples of {relative}, picked at random, regenerate from the handed-in weights."
     )
-
-
-@check("task6", "grid_regenerates")
-def grid_regenerates(ctx: Context, cfg: dict) -> Outcome:
-    return regenerate(ctx, "sample_grid", "sample_grid/samples.npz", GRID_NOISE, cfg)
-
-
-@check("task7", "samples_regenerate")
-def samples_regenerate(ctx: Context, cfg: dict) -> Outcome:
-    return regenerate(ctx, "fid", "fid/samples.npz", FID_NOISE, cfg)
 
 
 def weights_loss(ctx: Context, batch: int = 250) -> float:
@@ -155,24 +147,3 @@ def weights_loss(ctx: Context, batch: int = 250) -> float:
                 errors.append((net(x_t[part], t[part]).float() - noise[part]).square().mean(dim=(1, 2, 3)))
         _LOSSES[key] = float(torch.cat(errors).mean())
     return _LOSSES[key]
-
-
-@check("task6", "loss_matches_weights")
-def loss_matches_weights(ctx: Context, cfg: dict) -> Outcome:
-    from grader.checks import loss_curve
-
-    _, logged = loss_curve(ctx)
-    if len(logged) == 0:
-        raise Rejected("train/loss.csv: no epochs")
-    last = float(np.mean(logged[-int(cfg["last_epochs"]) :]))
-    measured_loss = weights_loss(ctx)
-    ratio = measured_loss / last if last > 0 else float("inf")
-    low, high = cfg["ratio"]
-    expected = f"between {low:g} and {high:g} x the mean logged loss of the last {cfg['last_epochs']} epochs"
-    return Outcome.of(
-        low <= ratio <= high,
-        f"eq. (38) loss of {WEIGHTS} on the subset {measured_loss:.4f} (draw seed {ctx.draw_seed}), "
-        f"logged {last:.4f}: ratio {ratio:.3f}",
-        expected,
-        f"The handed-in weights score {measured_loss:.4f} under eq. (38) on the subset; the last epochs logged {last:.4f}.",
-    )
