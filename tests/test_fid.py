@@ -54,6 +54,20 @@ def test_a_tampered_inception_file_is_refused(tmp_path, monkeypatch):
 
 
 @pytest.mark.slow
+def test_frechet_distance_is_clean_fids_on_full_rank_statistics(root):
+    """The trace term through eigendecompositions gives clean-fid's sqrtm-based distance on the shipped reference
+    statistics against a full-rank variant of them (shifted mean, shrunk covariance)."""
+    from cleanfid.fid import frechet_distance as cleanfid_distance
+
+    a = fid.load_statistics(root / "grader/references/mnist_test_inception.npz")
+    sigma = 0.7 * a["sigma"] + 0.3 * np.diag(np.diag(a["sigma"]))
+    b = {"mu": a["mu"] + 0.05 * np.sin(np.arange(len(a["mu"]))), "sigma": sigma}
+    theirs = float(cleanfid_distance(a["mu"], a["sigma"], b["mu"], b["sigma"]))
+    assert theirs > 1 and fid.frechet_distance(a, b) == pytest.approx(theirs, rel=1e-6)
+    assert fid.frechet_distance(a, a) == pytest.approx(0, abs=1e-6)
+
+
+@pytest.mark.slow
 def test_features_match_clean_fid_folder_pipeline(extractor, digits, tmp_path):
     """Our in-memory path gives clean-fid's own compute_fid(fdir1, fdir2) result on the same images."""
     from cleanfid import fid as cleanfid
