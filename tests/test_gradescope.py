@@ -98,7 +98,8 @@ def test_run_autograder_grades_a_good_and_a_broken_submission(autograder, good, 
     (autograder / "submission/gndm_fit/metrics.json").write_text("{not json")
     result = run_autograder(autograder, mnist_dir, "--no-fid")
     tests = {t["name"].split(": ")[-1]: t for t in result["tests"]}
-    assert result["score"] == 12.5  # the two checks that read gndm_fit/metrics.json, and the three that need its seed
+    assert result["score"] == 13  # the check that reads gndm_fit/metrics.json, and the three that need the seed it names
+    assert tests["data_distribution"]["status"] == "passed"  # Task 2's data is graded from data.csv alone
     assert tests["learned_mean"]["status"] == "failed" and "not valid JSON" in tests["learned_mean"]["output"]
 
 
