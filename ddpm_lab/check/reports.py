@@ -17,7 +17,7 @@ import numpy as np
 import yaml
 
 from ddpm_lab.check import PACKAGE, Check, Mismatch, NotRun, graded
-from ddpm_lab.check.settings import TASKS_1_TO_4
+from ddpm_lab.check.settings import TASKS_1_TO_4, CheckSettings
 from ddpm_lab.rules import build
 
 RUBRICS = (Path(__file__).with_name("rubric.yaml"), PACKAGE.parent / "grader" / "rubric.yaml")
@@ -91,7 +91,7 @@ def forward_pair(r: Reports, t: int) -> tuple[np.ndarray, np.ndarray]:
     return arrays["x0"].astype(np.float64), arrays[f"t{t}"].astype(np.float64)
 
 
-def outcome(r: Reports, task: str, name: str, cfg) -> graded.Outcome:
+def outcome(r: Reports, task: str, name: str, cfg: CheckSettings) -> graded.Outcome:
     z = float(r.rubric["statistics"]["z"])
     if name == "samples_moments":
         return graded.samples_moments(r.columns("gaussian_demo/samples.csv", ("x1", "x2")), cfg, z)
@@ -119,10 +119,11 @@ def outcome(r: Reports, task: str, name: str, cfg) -> graded.Outcome:
 
 
 def report_check(r: Reports, task: str, name: str, entry: dict) -> Check:
-    """The graded check ``task.name`` on the student's reports, with the settings of its rubric ``entry``."""
+    """The graded check ``task.name`` on the student's reports, with the settings of its rubric ``entry`` (typed as
+    the grader types them: the edition's copy is written from the grader's checked rubric)."""
+    cfg = build(TASKS_1_TO_4[(task, name)], entry)
 
     def run() -> str:
-        cfg = build(TASKS_1_TO_4[(task, name)], entry)  # the grader loads the same rubric: a bad entry stops it too
         try:
             result = outcome(r, task, name, cfg)
         except graded.Rejected as err:
@@ -134,7 +135,7 @@ def report_check(r: Reports, task: str, name: str, entry: dict) -> Check:
             f"measured {result.measured}; the grader expects {result.expected}" + (f"; usual cause: {hint}" if hint else "")
         )
 
-    points = f"{float(entry['points']):g} point{'s' if float(entry['points']) != 1 else ''}"
+    points = f"{cfg.points:g} point{'s' if cfg.points != 1 else ''}"
     return Check(int(task.removeprefix("task")), EQUATIONS.get(name, ""), f"graded check {name} ({points}, on {r.folder}/)", run)
 
 
