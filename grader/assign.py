@@ -36,9 +36,9 @@ import yaml
 
 from ddpm_lab.check.reports import GRADED_HERE
 from grader.identity import seed_for
+from grader.markers import EditionError, strip_solutions, stubs
 
 ROOT = Path(__file__).resolve().parent.parent
-BEGIN, END, STUB = "# BEGIN SOLUTION", "# END SOLUTION", "# STUB: "
 
 # what a student gets, relative to the project: globs, in this order
 EDITION = (
@@ -59,73 +59,9 @@ GENERATED = {"README.md", "RUBRIC.md", "ddpm_lab/check/rubric.yaml"}
 NOT_IN_EDITION = {  # the grader's own stages and what only they use
     "stages/digit_classifier.py",
     "stages/fid_reference.py",
-    "ddpm_lab/classifier.py",
 }
 RENAMED = {"grader/references/mnist_test_inception.npz": "references/mnist_test_inception.npz"}  # dvc.yaml's STUB path
 FIRST_COMMIT = ("-c", "user.name=Lab 7", "-c", "user.email=lab7@edition.invalid", "commit", "-q", "-m", "Lab 7, as handed out")
-
-
-class EditionError(ValueError):
-    """The solution's markers are broken, or the edition cannot be written where asked."""
-
-
-def marked_lines(text: str, where: str = "") -> list[tuple[str, str]]:
-    """Each line of ``text`` with what it is: "code", "solution" (inside a region), "marker", or "stub" (the
-    ``# STUB:`` line right after a region). Broken markers raise :class:`EditionError`."""
-    marked, inside, just_closed = [], False, False
-    for number, line in enumerate(text.split("\n"), 1):
-        marker = line.strip()
-        if marker.startswith(BEGIN):
-            if inside:
-                raise EditionError(f"{where}:{number}: {BEGIN} inside another region")
-            inside, kind = True, "marker"
-        elif marker.startswith(END):
-            if not inside:
-                raise EditionError(f"{where}:{number}: {END} without {BEGIN}")
-            inside, kind = False, "marker"
-        elif inside:
-            kind = "solution"
-        else:
-            kind = "stub" if just_closed and (marker + " ").startswith(STUB) else "code"
-        just_closed = (kind == "marker" and not inside) or kind == "stub"  # a stub may run over several lines
-        marked.append((kind, line))
-    if inside:
-        raise EditionError(f"{where}: {BEGIN} never closed")
-    return marked
-
-
-def strip_solutions(text: str, where: str = "") -> str:
-    """``text`` without its solution regions, each ``# STUB:`` line after a region made code."""
-    out = []
-    for kind, line in marked_lines(text, where):
-        if kind == "code":
-            out.append(line)
-        elif kind == "stub":
-            out.append((line[: len(line) - len(line.lstrip())] + line.strip()[len(STUB) :]).rstrip())
-    return "\n".join(out)
-
-
-def solution_lines(text: str) -> list[str]:
-    """The lines inside the solution regions of ``text``, markers excluded."""
-    return [line for kind, line in marked_lines(text) if kind == "solution"]
-
-
-def stubs(root: Path = ROOT) -> list[dict[str, str]]:
-    """Every stub of the library: its task, function, file and message, in file order."""
-    found = []
-    for path in sorted((root / "ddpm_lab").glob("*.py")):
-        function = ""
-        for line in path.read_text().split("\n"):
-            match = re.match(r"\s*def (\w+)\(", line)
-            if match:
-                function = match.group(1)
-            stub = re.match(r'\s*# STUB: raise NotImplementedError\("(Task \d+): (.*)"\)', line)
-            if stub:
-                found.append(
-                    {"task": stub.group(1), "function": function, "file": str(path.relative_to(root)), "what": stub.group(2)}
-                )
-    order = ["gaussian", "data", "schedule", "sampler", "training"]  # within a task, what a function uses first
-    return sorted(found, key=lambda s: (int(s["task"].split()[1]), order.index(Path(s["file"]).stem)))
 
 
 def with_seed(params_text: str, seed: int) -> str:

@@ -29,10 +29,11 @@ from itertools import combinations
 
 import numpy as np
 
-from grader.safe import Rejected, Submission, array
+from ddpm_lab import artifacts
+from ddpm_lab.artifacts import FID_SAMPLES, LOSS, WEIGHTS
+from grader.safe import Rejected, Submission, declared
 
-SAMPLES, LOSS, SEED_FROM = "fid/samples.npz", "train/loss.csv", "gaussian_demo/metrics.json"
-WEIGHTS = "sample_grid/weights.safetensors"
+SAMPLES, SEED_FROM = FID_SAMPLES, artifacts.metrics("gaussian_demo")
 BLOCK = 4  # 32×32 images → 8×8 block means
 PROJECTION = 64  # dimensions of the weights' random projection
 
@@ -54,7 +55,7 @@ def evidence_of(sub: Submission, name: str, image_size: int) -> Evidence:
     """What the copy detection needs of one submission; a file it cannot read contributes nothing."""
     found = Evidence(name)
     try:
-        images = array(sub.npz(SAMPLES), "images", SAMPLES, np.uint8, (None, image_size, image_size))
+        images = declared(sub.npz(SAMPLES.path), SAMPLES, "images", size=image_size)
         flat = images.reshape(len(images), -1)
         kept = flat[flat.min(1) != flat.max(1)]
         found.n_samples = len(images)
@@ -63,15 +64,15 @@ def evidence_of(sub: Submission, name: str, image_size: int) -> Evidence:
     except Rejected:
         pass
     try:
-        found.loss = sub.csv_columns(LOSS, ("loss",))["loss"]
+        found.loss = sub.table(LOSS, "loss")["loss"]
     except Rejected:
         pass
     try:
-        found.weights_layout, found.weights_digest, found.weights_projection = weights_fingerprint(sub.read_bytes(WEIGHTS))
+        found.weights_layout, found.weights_digest, found.weights_projection = weights_fingerprint(sub.read_bytes(WEIGHTS.path))
     except (Rejected, ValueError):
         pass
     try:
-        seed = sub.json(SEED_FROM).get("seed")
+        seed = sub.json(SEED_FROM.path).get(SEED_FROM.key("seed"))
         found.seed = seed if isinstance(seed, int) and not isinstance(seed, bool) else None
     except Rejected:
         pass
@@ -86,7 +87,7 @@ def weights_fingerprint(data: bytes) -> tuple[str, str, np.ndarray]:
     try:
         tensors = load(data)
     except Exception as err:  # safetensors raises its own error types for a damaged file
-        raise ValueError(f"{WEIGHTS}: {err}") from None
+        raise ValueError(f"{WEIGHTS.path}: {err}") from None
     names = sorted(tensors)
     layout = hashlib.sha256(repr([(n, tensors[n].shape) for n in names]).encode()).hexdigest()
     flat = np.concatenate([tensors[n].astype(np.float64).ravel() for n in names]) if names else np.zeros(0)

@@ -9,8 +9,9 @@ from pathlib import Path
 
 import numpy as np
 
+from ddpm_lab.artifacts import FID_SAMPLES, FORWARD, GRID_SAMPLES, LOSS
 from grader.checks import base
-from grader.checks.base import FID_SAMPLES, GRID_SAMPLES, Context
+from grader.checks.base import Context
 from grader.checks.task2 import gndm
 
 FIGURES: list[tuple[str, str, Callable]] = []  # (task, file name, draw(ctx) -> matplotlib figure)
@@ -67,7 +68,7 @@ def _forward(ctx: Context):
         images,
         steps,
         [ctx.refs.sqrt_alpha_bar(t) for t in steps],
-        "Drawn by the grader from forward_demo/noisy.npz (one grey scale for all t)",
+        f"Drawn by the grader from {FORWARD.path} (one grey scale for all t)",
     )
 
 
@@ -77,7 +78,7 @@ def _loss(ctx: Context):
 
     _, loss = base.loss_curve(ctx)
     fig = plots.loss_curve(list(loss))
-    fig.axes[0].set_title(f"Drawn by the grader from train/loss.csv: {len(loss)} epochs, final {loss[-1]:.4f}")
+    fig.axes[0].set_title(f"Drawn by the grader from {LOSS.path}: {len(loss)} epochs, final {loss[-1]:.4f}")
     return fig
 
 
@@ -87,7 +88,7 @@ def _grid(ctx: Context):
 
     images = base.samples(ctx, GRID_SAMPLES)
     rows = int(np.ceil(np.sqrt(len(images))))
-    return plots.digit_grid(images, f"Drawn by the grader: the {len(images)} samples of sample_grid/samples.npz", n_rows=rows)
+    return plots.digit_grid(images, f"Drawn by the grader: the {len(images)} samples of {GRID_SAMPLES.path}", n_rows=rows)
 
 
 @figure("task7", "task7_digits.png")

@@ -178,11 +178,11 @@ def run(root: Path, fid: bool = True, mnist_dir: Path | None = None, id_field: s
 
 def prepare(mnist_dir: Path | None = None) -> None:
     """Fetch what grading needs into the image: MNIST (MD5-checked) and Inception."""
-    from ddpm_lab import fid
+    from ddpm_lab import inception
     from ddpm_lab.data import fetch_mnist
 
     fetch_mnist(mnist_dir or HERE.parent / "data" / "raw" / "mnist")
-    fid.FeatureExtractor()
+    inception.FeatureExtractor()
     print("autograder: MNIST and Inception ready")
 
 

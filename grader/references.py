@@ -81,15 +81,15 @@ class References:
 
     @cached_property
     def classifier(self):
-        from ddpm_lab import classifier
+        from grader import classifier
 
         return classifier.load(_verified(self.rubric["references"]["digit_classifier"], "digit classifier"))
 
     @cached_property
     def _extractor(self):
-        from ddpm_lab import fid
+        from ddpm_lab import inception
 
-        return fid.FeatureExtractor()
+        return inception.FeatureExtractor()
 
     def fid(self, images: np.ndarray) -> float:
         """FID (clean-fid, mode "clean") of uint8 samples against the shipped statistics; the same samples

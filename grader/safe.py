@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ddpm_lab.artifacts import Archive, Table
 from ddpm_lab.check.graded import Rejected  # noqa: F401  (one class: the rules shared with the student's check raise it)
 
 
@@ -95,6 +96,13 @@ class Submission:
             for c in columns:
                 out[c].append(finite(cells[header.index(c)], f"{relative} line {number} {c}"))
         return {c: np.array(v, dtype=np.float64) for c, v in out.items()}
+
+    def table(self, table: Table, *names: str) -> dict[str, np.ndarray]:
+        """The columns ``names`` of a declared table (all its columns when none are named)."""
+        undeclared = [n for n in names if n not in table.columns]
+        if undeclared:
+            raise KeyError(f"{table.path} declares no column {undeclared[0]!r}")
+        return self.csv_columns(table.path, names or table.columns)
 
     def image(self, relative: str) -> tuple[int, int]:
         """(width, height) of a readable PNG, refusing decompression bombs."""
@@ -195,6 +203,13 @@ def vector(data: dict, dotted: str, what: str, length: int) -> np.ndarray:
     if not isinstance(value, list) or len(value) != length:
         raise Rejected(f"{what} {dotted}: expected a list of {length} numbers")
     return np.array([finite(v, f"{what} {dotted}") for v in value])
+
+
+def declared(arrays: dict, archive: Archive, name: str, **lengths: int) -> np.ndarray:
+    """Array ``name`` of a declared archive (``ddpm_lab.artifacts``), checked against its declared dtype and shape;
+    ``lengths`` fixes named axes (``size=32``), the others may have any length."""
+    spec = archive.spec(name)
+    return array(arrays, name, archive.path, spec.dtype, spec.expected_shape(**lengths))
 
 
 def array(arrays: dict, name: str, what: str, dtype=None, shape: tuple | None = None) -> np.ndarray:

@@ -28,7 +28,7 @@ sys.path.insert(0, str(ROOT / "stages"))
 
 from _params import Device, Fid, artifacts, load  # noqa: E402
 
-from ddpm_lab import data, fid, io, plots  # noqa: E402
+from ddpm_lab import data, fid, inception, io, plots  # noqa: E402
 from ddpm_lab.progress import Bar  # noqa: E402
 from ddpm_lab.sampler import SamplerConfig, generate  # noqa: E402
 from ddpm_lab.schedule import NoiseSchedule  # noqa: E402
@@ -84,7 +84,7 @@ def main() -> None:
     train = torch.from_numpy(np.load(PATHS["train_images"])["images"])
     train_mean_pixel = round(float(data.to_uint8(train).mean()), 1)
     reference = fid.load_statistics(PATHS["reference_stats"])
-    extractor = fid.FeatureExtractor(device=device, batch_size=cfg.fid.batch_size, runtime=cfg.fid.runtime)
+    extractor = inception.FeatureExtractor(device=device, batch_size=cfg.fid.batch_size, runtime=cfg.fid.runtime)
     table = pd.read_csv(args.out / "table.csv") if args.append and (args.out / "table.csv").exists() else pd.DataFrame()
     rows = table.to_dict("records")
     grids = []

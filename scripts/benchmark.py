@@ -95,7 +95,7 @@ def inception_rates(n: int, batches: list[int], rounds: int) -> dict:
     round by round (this machine's speed drifts); each credited with its best batch (median of the rounds)."""
     import numpy as np
 
-    from ddpm_lab.fid import FeatureExtractor
+    from ddpm_lab.inception import FeatureExtractor
 
     images = (np.random.default_rng(0).random((n, 32, 32)) * 255).astype(np.uint8)
     runs = {(runtime, b): FeatureExtractor(batch_size=b, runtime=runtime) for runtime in INCEPTION_RUNTIMES for b in batches}
@@ -121,12 +121,12 @@ def inception_agreement(n: int) -> dict:
     feature, and the FID of each against the committed reference statistics."""
     import numpy as np
 
-    from ddpm_lab import fid
+    from ddpm_lab import fid, inception
 
     with np.load(ROOT / "reports/fid/samples.npz") as f:
         images = f["images"][:n]
     reference = fid.load_statistics(ROOT / "grader/references/mnist_test_inception.npz")
-    features = {runtime: fid.FeatureExtractor(runtime=runtime).features(images) for runtime in INCEPTION_RUNTIMES}
+    features = {runtime: inception.FeatureExtractor(runtime=runtime).features(images) for runtime in INCEPTION_RUNTIMES}
     theirs, ours = features["clean-fid"], features["openvino"]
     scores = {runtime: fid.frechet_distance(fid.statistics(f), reference) for runtime, f in features.items()}
     return {

@@ -30,7 +30,7 @@ sys.path.insert(0, str(ROOT))
 
 from _machine import cpu_model  # noqa: E402 (a sibling: scripts/ is sys.path[0])
 
-from grader import assign  # noqa: E402
+from grader import assign, markers  # noqa: E402
 
 
 def timed(command: str, cwd: Path, expect_ok: bool = True) -> tuple[float, str]:
@@ -52,7 +52,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         edition = Path(tmp) / "lab"
         assign.write_edition(edition)
-        for stub in assign.stubs(ROOT):
+        for stub in markers.stubs(ROOT):
             shutil.copy(ROOT / stub["file"], edition / stub["file"])
         offline = edition / "data/raw/mnist"
         offline.mkdir(parents=True)

@@ -106,7 +106,7 @@ def time_sampling(cfg, sizes: dict, device: torch.device, compiled: bool) -> flo
 
 
 def time_inception(sizes: dict, device: torch.device) -> dict:
-    from ddpm_lab.fid import FeatureExtractor
+    from ddpm_lab.inception import FeatureExtractor
 
     n = sizes["inception_images"]
     extractor = FeatureExtractor(device=device, batch_size=min(n, 250))

@@ -31,7 +31,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from ddpm_lab import classifier, io  # noqa: E402
+from ddpm_lab import io  # noqa: E402
+from grader import classifier  # noqa: E402
 from grader.references import References  # noqa: E402
 from grader.runner import load_rubric  # noqa: E402
 

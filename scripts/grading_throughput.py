@@ -1,6 +1,6 @@
 """Submissions graded per hour, with the FID recomputed, on a LocalCluster of 1 worker and of 2 (or --workers).
 
-    python scripts/grading_throughput.py --submissions 2 --workers 1 2 --out reports/grading/throughput.json
+    python scripts/grading_throughput.py --submissions 2 --workers 1 2 --out reports/benchmark/grading_throughput.json
 
 Every submission is the committed reports/ with its 2000 FID samples in an order of its own (so no worker reuses
 another submission's Inception features): the full grading of a real submission, Inception included. Each
@@ -46,7 +46,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--submissions", type=int, default=2)
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--reports", type=Path, default=ROOT / "reports", help="the submission every copy is made from")
-    parser.add_argument("--out", type=Path, default=ROOT / "reports/grading/throughput.json")
+    parser.add_argument("--out", type=Path, default=ROOT / "reports/benchmark/grading_throughput.json")
     parser.add_argument("--no-fid", action="store_true", help="a quick try of this script: no Inception")
     args = parser.parse_args(argv)
 

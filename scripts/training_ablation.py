@@ -38,7 +38,7 @@ sys.path.insert(0, str(ROOT / "stages"))
 from _overrides import configs_with, parse_pairs  # noqa: E402
 from _params import Device, Fid, Mnist, ParamError, artifacts  # noqa: E402
 
-from ddpm_lab import data, fid, io, plots  # noqa: E402
+from ddpm_lab import data, fid, inception, io, plots  # noqa: E402
 from ddpm_lab.progress import Bar  # noqa: E402
 from ddpm_lab.sampler import SamplerConfig, generate  # noqa: E402
 from ddpm_lab.schedule import NoiseSchedule  # noqa: E402
@@ -131,7 +131,9 @@ class Measures:
 
         self.rubric = yaml.safe_load(rubric_file.read_text())
         self.refs = References(self.rubric, progress=False)
-        self.extractor = fid.FeatureExtractor(device=cfg.device.torch, batch_size=cfg.fid.batch_size, runtime=cfg.fid.runtime)
+        self.extractor = inception.FeatureExtractor(
+            device=cfg.device.torch, batch_size=cfg.fid.batch_size, runtime=cfg.fid.runtime
+        )
         # the grader's files, checked against the rubric's SHA-256 now rather than after minutes of training or sampling
         self.reference = self.refs.fid_statistics
         self.refs.classifier  # noqa: B018 (loaded and cached for of_samples)
@@ -142,7 +144,7 @@ class Measures:
         return round(fid.frechet_distance(fid.statistics(features), self.reference), 2)
 
     def of_samples(self, images: np.ndarray, caption: str) -> dict:
-        from ddpm_lab import classifier
+        from grader import classifier
 
         digits = classifier.measure(self.refs.classifier, images, self.rubric["digits"]["confidence"])
         distance, _ = self.refs.nearest_training_image(images)

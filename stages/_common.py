@@ -6,9 +6,10 @@ A stage script is a function of its typed configs and its paths::
     def main(cfg, paths) -> dict: ...
 
 Its paths come from the command line (``--images data/mnist/train.npz``), as dvc.yaml's ``cmd`` passes them,
-so each artifact's path is written once, in dvc.yaml's ``vars``. This wrapper makes the library importable,
-builds the configs from params.yaml (every problem at once, before any work: see ``_params``), checks that
-every input exists, times the work, writes the metrics the work returns (with the run's seed) atomically to
+so each artifact's path is written once, in dvc.yaml's ``vars``; what a stage writes to ``reports/`` is declared
+in ``ddpm_lab/artifacts.py`` and written through it. This wrapper makes the library importable, builds the
+configs from params.yaml (every problem at once, before any work: see ``_params``), checks that every input
+exists, times the work, writes the metrics the work returns (with the run's seed) atomically to
 ``reports/<stage>/metrics.json``, and turns the failures a person can act on into one line: among them a
 function of the student edition that is still a stub (``NotImplementedError``), named with its file and line.
 """
@@ -36,7 +37,7 @@ if _elsewhere:  # another checkout's library (an editable install) would run ins
 
 from _params import ParamError, load  # noqa: E402
 
-from ddpm_lab import io  # noqa: E402
+from ddpm_lab import artifacts  # noqa: E402
 from ddpm_lab.errors import InceptionUnavailable, MnistUnavailable, TrainingDiverged  # noqa: E402
 
 # failures with a message a person can act on: one line, no traceback
@@ -70,8 +71,7 @@ def stage(
             ]
             if missing:
                 sys.exit("\n".join(missing))
-            paths.reports = Path("reports") / name
-            paths.reports.mkdir(parents=True, exist_ok=True)
+            paths.reports = Path("reports")  # what a stage writes there is declared in ddpm_lab/artifacts.py
             start = time.perf_counter()
             try:
                 metrics = work(cfg, paths)
@@ -83,7 +83,7 @@ def stage(
             if len(seeds) == 1:
                 metrics["seed"] = seeds.pop()  # the run's seed, for whoever reads the metrics (the grader reports it)
             metrics["seconds"] = round(time.perf_counter() - start, 2)
-            io.write_json(paths.reports / "metrics.json", metrics)
+            artifacts.write(paths.reports, artifacts.metrics(name), metrics)
             print(f"{name}: done in {metrics['seconds']:.1f} s")
 
         main.configs, main.inputs, main.outputs = configs, tuple(inputs), tuple(outputs)  # what tests check dvc.yaml against

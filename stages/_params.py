@@ -49,6 +49,7 @@ FIELDS: dict[str, dict[str, str]] = {
         "patch_size": "model.patch_size",
         "full_res_channels": "model.full_res_channels",
         "full_res_groups": "model.full_res_groups",
+        "groups": "model.groups",
         "full_res_stem_block": "model.full_res_stem_block",
         "base_channels": "model.base_channels",
         "channel_mults": "model.channel_mults",
@@ -63,6 +64,7 @@ FIELDS: dict[str, dict[str, str]] = {
         "batch_size": "train.batch_size",
         "learning_rate": "train.learning_rate",
         "warmup_steps": "train.warmup_steps",
+        "grad_clip": "train.grad_clip",
         "ema_decay": "train.ema_decay",
         "checkpoint_every": "train.checkpoint_every",
         "lr_schedule": "train.lr_schedule",
@@ -118,7 +120,7 @@ class ParamError(ValueError):
 
 SEED = ("integer", {"low": 0})
 BATCH = ("integer", {"low": 1})
-INCEPTION_RUNTIME = ("choice", {"choices": ("auto", "openvino", "clean-fid")})  # ddpm_lab.fid.RUNTIMES
+INCEPTION_RUNTIME = ("choice", {"choices": ("auto", "openvino", "clean-fid")})  # ddpm_lab.inception.RUNTIMES
 GaussianDemo = settings("GaussianDemo", n_samples=("integer", {"low": 2}), seed=SEED)
 Gndm = settings(
     "Gndm",

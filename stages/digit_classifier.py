@@ -4,8 +4,9 @@ them and measured on the 10,000 test images. Its weights ship with the grader (c
 from _common import stage
 from _params import ClassifierData, Mnist
 
-from ddpm_lab import classifier, data, io
+from ddpm_lab import data, io
 from ddpm_lab.progress import Bar
+from grader import classifier
 
 
 @stage(

@@ -7,7 +7,7 @@ import torch
 from _common import stage
 from _params import Device, Fid
 
-from ddpm_lab import data, fid, io
+from ddpm_lab import artifacts, data, fid, inception
 from ddpm_lab.progress import Bar
 from ddpm_lab.sampler import SamplerConfig, generate
 from ddpm_lab.schedule import NoiseSchedule
@@ -35,8 +35,8 @@ def main(cfg, paths):
         mean_image=training.mean(0),
         progress=Bar(f"sampling {n} images"),
     )
-    io.write_npz(paths.reports / "samples.npz", images=images)
-    extractor = fid.FeatureExtractor(device=device, batch_size=cfg.fid.batch_size, runtime=cfg.fid.runtime)
+    artifacts.write(paths.reports, artifacts.FID_SAMPLES, {"images": images}, size=cfg.model.image_size)
+    extractor = inception.FeatureExtractor(device=device, batch_size=cfg.fid.batch_size, runtime=cfg.fid.runtime)
     stats = fid.statistics(extractor.features(images, Bar(f"Inception features of {n} generated samples", unit="batch")))
     reference = fid.load_statistics(paths.reference_stats)
     floor = dict(np.load(paths.floor_stats))

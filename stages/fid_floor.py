@@ -5,7 +5,7 @@ import numpy as np
 from _common import stage
 from _params import Device, FidFloor
 
-from ddpm_lab import fid, io
+from ddpm_lab import fid, inception, io
 from ddpm_lab.progress import Bar
 
 
@@ -16,7 +16,9 @@ from ddpm_lab.progress import Bar
     outputs=["floor_stats"],
 )
 def main(cfg, paths):
-    extractor = fid.FeatureExtractor(device=cfg.device.torch, batch_size=cfg.fid_floor.batch_size, runtime=cfg.fid_floor.runtime)
+    extractor = inception.FeatureExtractor(
+        device=cfg.device.torch, batch_size=cfg.fid_floor.batch_size, runtime=cfg.fid_floor.runtime
+    )
     images = np.load(paths.floor_images)["images"][: cfg.fid_floor.n_floor]
     stats = fid.statistics(
         extractor.features(images, Bar(f"Inception features of {len(images)} real training images", unit="batch"))

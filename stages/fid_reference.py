@@ -10,7 +10,7 @@ import numpy as np
 from _common import stage
 from _params import Device, FidReference
 
-from ddpm_lab import fid, io
+from ddpm_lab import fid, inception, io
 from ddpm_lab.progress import Bar
 
 
@@ -21,7 +21,7 @@ from ddpm_lab.progress import Bar
     outputs=["reference_stats"],
 )
 def main(cfg, paths):
-    extractor = fid.FeatureExtractor(
+    extractor = inception.FeatureExtractor(
         device=cfg.device.torch, batch_size=cfg.fid_reference.batch_size, runtime=cfg.fid_reference.runtime
     )
     images = np.load(paths.reference_images)["images"][: cfg.fid_reference.n_reference]

@@ -5,7 +5,7 @@ import torch
 from _common import stage
 from _params import ForwardDemo
 
-from ddpm_lab import forward_demo, io, plots
+from ddpm_lab import artifacts, forward_demo, plots
 from ddpm_lab.schedule import NoiseSchedule
 from ddpm_lab.streams import seed_of
 
@@ -16,12 +16,12 @@ def main(cfg, paths):
     x0 = torch.from_numpy(np.load(paths.train_images)["images"][:1])
     noisy = forward_demo.noisy_versions(schedule, x0, timesteps, seed_of(cfg.forward_demo.seed, "forward_noise"))
     images = {f"t{t}": noisy[t][0, 0].numpy().astype(np.float32) for t in timesteps}
-    io.write_npz(paths.reports / "noisy.npz", x0=x0[0, 0].numpy(), **images)
+    artifacts.write(paths.reports, artifacts.FORWARD, {"x0": x0[0, 0].numpy(), **images})
     roots = [schedule.alpha_bars[t].sqrt().item() for t in timesteps]
-    io.save_figure(plots.forward_process(list(images.values()), timesteps, roots), paths.reports / "forward.png")
+    artifacts.write(paths.reports, artifacts.FORWARD_FIGURE, plots.forward_process(list(images.values()), timesteps, roots))
     for t in timesteps:
         if t > 0:
-            io.save_figure(plots.single_image(images[f"t{t}"], f"$x_{{{t}}}$"), paths.reports / f"t{t}.png")
+            artifacts.write(paths.reports, artifacts.FORWARD_FRAME.at(t=t), plots.single_image(images[f"t{t}"], f"$x_{{{t}}}$"))
     final = max(timesteps)
     return {
         "steps": schedule.steps,

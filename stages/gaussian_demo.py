@@ -4,7 +4,7 @@ import torch
 from _common import stage
 from _params import GaussianDemo
 
-from ddpm_lab import gaussian, io, plots
+from ddpm_lab import artifacts, gaussian, plots
 from ddpm_lab.streams import seed_of
 
 
@@ -13,11 +13,12 @@ def main(cfg, paths):
     n = cfg.gaussian_demo.n_samples
     mean, cov = torch.zeros(2, dtype=torch.float64), torch.eye(2, dtype=torch.float64)
     samples = gaussian.sample_normal(n, mean, seed_of(cfg.gaussian_demo.seed, "gaussian_demo"))
-    io.write_text(paths.reports / "samples.csv", "x1,x2\n" + "".join(f"{a!r},{b!r}\n" for a, b in samples.tolist()))
+    artifacts.write(paths.reports, artifacts.GAUSSIAN_SAMPLES, {"x1": samples[:, 0], "x2": samples[:, 1]})
     density = lambda x: gaussian.normal_density(x, mean, cov)  # noqa: E731
-    io.save_figure(
+    artifacts.write(
+        paths.reports,
+        artifacts.GAUSSIAN_SCATTER,
         plots.scatter_over_density(samples.numpy(), density, (0, 0), "Task 1: samples of N(0, I) over its density"),
-        paths.reports / "scatter.png",
     )
     return {
         "n_samples": n,

@@ -4,7 +4,7 @@ import torch
 from _common import stage
 from _params import Gndm
 
-from ddpm_lab import gaussian, io, plots
+from ddpm_lab import artifacts, gaussian, plots
 from ddpm_lab.streams import seed_of
 
 
@@ -15,7 +15,7 @@ def main(cfg, paths):
     data = gaussian.sample_normal(p.n_samples, true_mean, seed_of(p.seed, "gndm_data"))
     learned, history = gaussian.fit_gndm(data, p.learning_rate, p.steps)
     closed_form = data.mean(0)
-    io.write_text(paths.reports / "data.csv", "x1,x2\n" + "".join(f"{a!r},{b!r}\n" for a, b in data.tolist()))
+    artifacts.write(paths.reports, artifacts.GNDM_DATA, {"x1": data[:, 0], "x2": data[:, 1]})
     eye = torch.eye(2, dtype=torch.float64)
     fig = plots.scatter_over_density(
         data.numpy(),
@@ -25,10 +25,9 @@ def main(cfg, paths):
         extra_density=lambda x: gaussian.normal_density(x, true_mean, eye),
         labels=("learned density $p(x, \\mu^*)$", "true density $q(x)$"),
     )
-    io.save_figure(fig, paths.reports / "fit.png")
-    io.save_figure(
-        plots.gndm_convergence(history, gaussian.gndm_loss(data, closed_form).item()), paths.reports / "convergence.png"
-    )
+    artifacts.write(paths.reports, artifacts.GNDM_FIT, fig)
+    convergence = plots.gndm_convergence(history, gaussian.gndm_loss(data, closed_form).item())
+    artifacts.write(paths.reports, artifacts.GNDM_CONVERGENCE, convergence)
     return {
         "n_samples": p.n_samples,
         "true_mean": list(p.true_mean),

@@ -3,7 +3,7 @@
 from _common import stage
 from _params import Mnist
 
-from ddpm_lab import data, io, plots
+from ddpm_lab import artifacts, data, io, plots
 
 
 @stage(
@@ -17,9 +17,10 @@ def main(cfg, paths):
     io.write_npz(paths.train_images, images=sets["train"], labels=sets["labels"], indices=sets["indices"])
     io.write_npz(paths.reference_images, images=sets["reference"])
     io.write_npz(paths.floor_images, images=sets["floor"])
-    io.write_npz(paths.reports / "subset.npz", images=sets["train_uint8"], labels=sets["labels"])
+    subset = {"images": sets["train_uint8"], "labels": sets["labels"]}
+    artifacts.write(paths.reports, artifacts.SUBSET, subset, size=cfg.subset.image_size)
     every_nth = sets["train_uint8"][:: max(1, len(sets["train_uint8"]) // 100)][:100]
-    io.save_figure(plots.digit_grid(every_nth, "Training subset (every n-th image)"), paths.reports / "preview.png")
+    artifacts.write(paths.reports, artifacts.SUBSET_PREVIEW, plots.digit_grid(every_nth, "Training subset (every n-th image)"))
     return {
         "n_images": int(len(sets["train"])),
         "class_counts": {str(d): int((sets["labels"] == d).sum()) for d in range(10)},

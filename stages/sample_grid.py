@@ -9,7 +9,7 @@ import torch
 from _common import stage
 from _params import Device, SampleGrid
 
-from ddpm_lab import io, plots, weights
+from ddpm_lab import artifacts, plots, weights
 from ddpm_lab.progress import Bar
 from ddpm_lab.sampler import SamplerConfig, Trajectory, generate
 from ddpm_lab.schedule import NoiseSchedule
@@ -32,7 +32,7 @@ def main(cfg, paths):
     rows = cfg.sample_grid.n_rows
     model = load_trained(paths.model, cfg.model, cfg.schedule, ema=cfg.sampler.use_ema)
     mean_image = torch.from_numpy(np.load(paths.train_images)["images"]).mean(0)
-    io.write_bytes(paths.reports / "weights.safetensors", weights.to_bytes(model, "ema" if cfg.sampler.use_ema else "raw"))
+    artifacts.write(paths.reports, artifacts.WEIGHTS, weights.to_bytes(model, "ema" if cfg.sampler.use_ema else "raw"))
     trajectory = Trajectory(cfg.schedule, cfg.sampler, list(cfg.sample_grid.trajectory), n=rows)
     noise_seed = seed_of(cfg.sample_grid.seed, "grid_noise")
     images = generate(
@@ -46,14 +46,14 @@ def main(cfg, paths):
         progress=Bar(f"sampling {rows * rows} images"),
         observe=trajectory,
     )
-    io.write_npz(paths.reports / "samples.npz", images=images)
-    title = f"{rows * rows} samples of the backward process, eq. (33)\n{cfg.sampler.describe(cfg.schedule.steps)}"
-    io.save_figure(plots.digit_grid(images, title, n_rows=rows), paths.reports / "grid.png")
-    frames = trajectory.kept
-    io.write_npz(paths.reports / "trajectory.npz", **{f"t{t}": x for t, x in frames.items()})
-    title = f"The backward process, eq. (33): the grid's first row on its way back\n{cfg.sampler.describe(cfg.schedule.steps)}"
-    io.save_figure(plots.trajectory(frames, title), paths.reports / "trajectory.png")
     size = cfg.model.image_size
+    artifacts.write(paths.reports, artifacts.GRID_SAMPLES, {"images": images}, size=size)
+    title = f"{rows * rows} samples of the backward process, eq. (33)\n{cfg.sampler.describe(cfg.schedule.steps)}"
+    artifacts.write(paths.reports, artifacts.GRID_FIGURE, plots.digit_grid(images, title, n_rows=rows))
+    frames = trajectory.kept
+    artifacts.write(paths.reports, artifacts.TRAJECTORY, {f"t{t}": x for t, x in frames.items()}, rows=rows, size=size)
+    title = f"The backward process, eq. (33): the grid's first row on its way back\n{cfg.sampler.describe(cfg.schedule.steps)}"
+    artifacts.write(paths.reports, artifacts.TRAJECTORY_FIGURE, plots.trajectory(frames, title))
     return {
         "n_samples": int(len(images)),
         "n_rows": rows,

@@ -11,7 +11,7 @@ import torch
 from _common import stage
 from _params import Device
 
-from ddpm_lab import io, plots
+from ddpm_lab import artifacts, io, plots
 from ddpm_lab.progress import Bar
 from ddpm_lab.schedule import NoiseSchedule
 from ddpm_lab.streams import seed_of
@@ -43,10 +43,9 @@ def main(cfg, paths):
     )
     seconds = time.perf_counter() - start
     io.torch_save(paths.model, {"model": state.model.cpu().state_dict(), "ema": state.ema.cpu().state_dict()})
-    io.write_text(
-        paths.reports / "loss.csv", "epoch,loss\n" + "".join(f"{i},{loss!r}\n" for i, loss in enumerate(state.history, 1))
-    )
-    io.save_figure(plots.loss_curve(state.history), paths.reports / "loss.png")
+    epochs = range(1, len(state.history) + 1)
+    artifacts.write(paths.reports, artifacts.LOSS, {"epoch": epochs, "loss": state.history})
+    artifacts.write(paths.reports, artifacts.LOSS_FIGURE, plots.loss_curve(state.history))
     tenth = max(1, len(state.history) // 10)
     return {
         "epochs": len(state.history),

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from grader import assign
+from grader import assign, markers
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -60,8 +60,8 @@ def test_the_edition_is_a_git_repository_with_dvc_and_one_commit(edition):
 
 def test_the_edition_holds_no_solution_line(edition):
     sources = [p for pattern in ("ddpm_lab/*.py", "stages/*.py", "dvc.yaml", "params.yaml") for p in ROOT.glob(pattern)]
-    inside = {line.strip() for p in sources for line in assign.solution_lines(p.read_text())} - {""}
-    outside = {line.strip() for p in sources for line in assign.strip_solutions(p.read_text()).split("\n")}
+    inside = {line.strip() for p in sources for line in markers.solution_lines(p.read_text())} - {""}
+    outside = {line.strip() for p in sources for line in markers.strip_solutions(p.read_text()).split("\n")}
     # a line that also stands outside a region (`return x`), or bare syntax (`else:`), gives nothing away
     secret = {line for line in inside - outside if len(line) >= 8}
     assert len(secret) > 20
@@ -70,7 +70,7 @@ def test_the_edition_holds_no_solution_line(edition):
         assert not lines & secret, f"{path.relative_to(edition)} holds solution lines: {sorted(lines & secret)[:3]}"
         assert "BEGIN SOLUTION" not in path.read_text() and "END SOLUTION" not in path.read_text()
         assert "# STUB:" not in path.read_text(), path
-    stubs = assign.stubs(ROOT)
+    stubs = markers.stubs(ROOT)
     raised = sum(p.read_text().count("raise NotImplementedError(") for p in (edition / "ddpm_lab").glob("*.py"))
     assert raised == len(stubs) == 8
     assert {s["task"] for s in stubs} == {"Task 2", "Task 3", "Task 4", "Task 5", "Task 6"}
@@ -92,7 +92,6 @@ def test_a_stub_is_the_whole_function_body_and_asks_no_more_than_the_lab(edition
 
 def test_the_edition_holds_nothing_of_the_graders_but_its_public_checks(edition):
     assert not (edition / "grader").exists() and not (edition / "tests").exists()
-    assert not (edition / "ddpm_lab/classifier.py").exists()
     for path in text_files(edition):
         text = path.read_text()
         for word in ("digit_classifier", "fid_reference", "import grader", "from grader", "diffusers", "test_grader"):
@@ -127,7 +126,7 @@ def test_the_edition_holds_nothing_of_the_graders_but_its_public_checks(edition)
 
 def test_the_readme_and_rubric_say_what_is_checked_before_hand_in_and_what_only_at_grading(edition):
     readme = (edition / "README.md").read_text()
-    for s in assign.stubs(ROOT):
+    for s in markers.stubs(ROOT):
         n = s["task"].split()[1]
         assert f"| {n} | `{s['function']}` | `{s['file']}` |" in readme and f"`python -m ddpm_lab.check {n}` |" in readme
     assert "{" not in re.sub(r"`[^`]*`", "", readme.split("## What to write")[1].split("## Check")[0])  # all filled in
@@ -213,7 +212,7 @@ def test_the_readmes_smoke_run_runs_as_written_with_the_solutions_written_back(e
     """A student's walk, setup aside: the functions written (the solution's, written back into the stubs), MNIST put
     where the README says for offline use, then the README's smoke run, its commands exactly as written."""
     work = fresh_copy(edition, tmp_path)
-    for s in assign.stubs(ROOT):
+    for s in markers.stubs(ROOT):
         shutil.copy(ROOT / s["file"], work / s["file"])
     offline = work / yaml.safe_load((work / "params.yaml").read_text())["data"]["mnist_dir"]
     offline.mkdir(parents=True)
@@ -255,12 +254,12 @@ def test_two_students_get_two_seeds_and_two_sample_sets(tmp_path):
 
 
 def test_a_broken_marker_is_refused():
-    with pytest.raises(assign.EditionError, match="never closed"):
-        assign.strip_solutions("x = 1\n    # BEGIN SOLUTION\ny = 2\n", "f.py")
-    with pytest.raises(assign.EditionError, match="without"):
-        assign.strip_solutions("# END SOLUTION\n", "f.py")
+    with pytest.raises(markers.EditionError, match="never closed"):
+        markers.strip_solutions("x = 1\n    # BEGIN SOLUTION\ny = 2\n", "f.py")
+    with pytest.raises(markers.EditionError, match="without"):
+        markers.strip_solutions("# END SOLUTION\n", "f.py")
     text = "a\n# BEGIN SOLUTION\nb\n# END SOLUTION\n# STUB: c\n# STUB:\n# STUB: d\ne\n"
-    assert assign.strip_solutions(text) == "a\nc\n\nd\ne\n"  # a stub may run over several lines
+    assert markers.strip_solutions(text) == "a\nc\n\nd\ne\n"  # a stub may run over several lines
 
 
 def test_a_roster_gives_each_student_a_folder_and_the_instructor_the_seeds(tmp_path):

@@ -62,7 +62,7 @@ def test_the_solution_passes_every_function_check_and_each_task_is_checked():
 
 
 def test_the_corpus_holds_three_or_more_mistakes_of_every_stubbed_function(root):
-    from grader.assign import stubs
+    from grader.markers import stubs
 
     stubbed = {f"ddpm_lab.{Path(s['file']).stem}.{s['function']}" for s in stubs(root)}
     counts = {target: sum(1 for t, *_ in MISTAKE_LIST if t == target) for target in stubbed}

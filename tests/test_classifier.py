@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 import torch
 
-from ddpm_lab import classifier, data, io
+from ddpm_lab import data, io
+from grader import classifier
 
 
 @pytest.fixture(scope="module")

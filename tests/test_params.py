@@ -8,13 +8,13 @@ import sys
 import pytest
 import yaml
 
-from ddpm_lab.classifier import ClassifierConfig
 from ddpm_lab.data import SubsetConfig
 from ddpm_lab.errors import ConfigError
 from ddpm_lab.sampler import SamplerConfig
 from ddpm_lab.schedule import NoiseSchedule
 from ddpm_lab.training import TrainConfig
 from ddpm_lab.unet import UNetConfig
+from grader.classifier import ClassifierConfig
 
 
 @pytest.fixture(scope="module")
@@ -207,9 +207,9 @@ def test_a_stage_names_each_missing_input_in_one_line(root, tmp_path):
 
 
 def test_params_offer_the_library_inception_runtimes(settings):
-    from ddpm_lab import fid
+    from ddpm_lab import inception
 
-    assert settings.INCEPTION_RUNTIME[1]["choices"] == fid.RUNTIMES
+    assert settings.INCEPTION_RUNTIME[1]["choices"] == inception.RUNTIMES
 
 
 def test_overrides_set_dotted_keys_on_a_copy_as_dvc_exp_run_does(settings):

@@ -203,11 +203,11 @@ def test_the_student_edition_with_its_solutions_put_back_reproduces_the_run_byte
     """`python -m grader assign`, its stubs written back with the solution, at the tiny run's sizes and seed: the
     README's commands, as written, reproduce the tiny run itself; the student's check passes the functions, and
     fails Task 3's graded check of the tiny subset (100 images where the lab asks for 3000) with the grader's rule."""
-    from grader import assign
+    from grader import assign, markers
 
     edition = tmp_path / "edition"
     assign.write_edition(edition)
-    for stub in assign.stubs(project):
+    for stub in markers.stubs(project):
         shutil.copy(project / stub["file"], edition / stub["file"])  # the functions written
     tiny = yaml.safe_load((project / "params.yaml").read_text())  # the tiny run's values of the edition's own keys
     keys = yaml.safe_load((edition / "params.yaml").read_text())

@@ -7,9 +7,10 @@ import numpy as np
 import pytest
 import yaml
 
-from ddpm_lab import classifier, data, fid
+from ddpm_lab import data, fid
 from ddpm_lab.io import file_digest
 from ddpm_lab.schedule import NoiseSchedule
+from grader import classifier
 from grader.references import HERE, References, ReferenceUnavailable
 from grader.runner import load_rubric
 

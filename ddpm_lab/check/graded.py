@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ddpm_lab import artifacts
 from ddpm_lab.check import settings
 
 PASSED, FAILED, NOT_RUN = "passed", "failed", "not run"
@@ -48,7 +49,7 @@ def samples_moments(x: np.ndarray, cfg: settings.SamplesMoments, z: float) -> Ou
     """Task 1's samples have the mean and covariance of N(0, I) within ``z`` standard errors."""
     n = len(x)
     if n < cfg.min_samples:
-        raise Rejected(f"gaussian_demo/samples.csv: {n} samples, the lab asks for {cfg.min_samples}")
+        raise Rejected(f"{artifacts.GAUSSIAN_SAMPLES.path}: {n} samples, the lab asks for {cfg.min_samples}")
     mean, cov = x.mean(0), np.cov(x, rowvar=False)
     # standard errors under N(0, I): mean 1/√n; variance √(2/n); covariance √(1/n)
     tol_mean, tol_var, tol_cov = z / math.sqrt(n), z * math.sqrt(2 / n), z / math.sqrt(n)
@@ -69,7 +70,7 @@ def samples_moments(x: np.ndarray, cfg: settings.SamplesMoments, z: float) -> Ou
         expected,
         f"The {n} samples have sample mean [{mean[0]:.3f}, {mean[1]:.3f}] and sample "
         f"covariance [[{cov[0, 0]:.3f}, {cov[0, 1]:.3f}], [{cov[1, 0]:.3f}, {cov[1, 1]:.3f}]], consistent with N(0, I).",
-        figures=["gaussian_demo/scatter.png"],
+        figures=[artifacts.GAUSSIAN_SCATTER.path],
     )
 
 
@@ -80,7 +81,7 @@ def data_distribution(data: np.ndarray, cfg: settings.DataDistribution, z: float
     """Task 2's data are draws of N(true_mean, I): their means and variances within ``z`` standard errors."""
     n = len(data)
     if n < cfg.min_samples:
-        raise Rejected(f"gndm_fit/data.csv: {n} samples, the lab asks for {cfg.min_samples}")
+        raise Rejected(f"{artifacts.GNDM_DATA.path}: {n} samples, the lab asks for {cfg.min_samples}")
     target = np.array(cfg.true_mean, dtype=float)
     mean, var = data.mean(0), data.var(0, ddof=1)
     tol_mean, tol_var = z / math.sqrt(n), z * math.sqrt(2 / n)
@@ -103,7 +104,7 @@ def learned_mean(learned: np.ndarray, data: np.ndarray, cfg: settings.LearnedMea
         f"the minimizer of the NLL, the data's sample mean [{sample_mean[0]:.4f}, {sample_mean[1]:.4f}], to {cfg.tolerance:.0e}",
         f"Gradient descent on the NLL gives mu* = [{learned[0]:.4f}, {learned[1]:.4f}], the sample mean of the data "
         f"(the closed-form minimizer) to {gap:.1e}: the learned p(x, mu*) matches the data.",
-        figures=["gndm_fit/fit.png"],
+        figures=[artifacts.GNDM_FIT.path],
     )
 
 
@@ -118,7 +119,7 @@ def balanced_subset(
     """Every image of the subset is an MNIST training image (prepared at the lab's size) carrying that image's own
     label, all distinct, ``n_images // 10`` of each digit."""
     if labels.dtype.kind not in "iu":
-        raise Rejected(f"mnist_subset/subset.npz labels: dtype {labels.dtype}, expected integers")
+        raise Rejected(f"{artifacts.SUBSET.path} labels: dtype {labels.dtype}, expected integers")
     distance, index = nearest(images)
     found_labels = mnist_labels[index]
     is_mnist = distance <= cfg.max_rms_distance
@@ -140,7 +141,7 @@ def balanced_subset(
         f"({distinct} distinct), {int(true_label.sum())} with their true label; per digit [{shown}]",
         f"{cfg.n_images} distinct MNIST training images with their labels, {cfg.n_images // 10} of each digit",
         f"The training subset holds {len(images)} distinct MNIST training images of {size}x{size} pixels, {shown} per digit 0-9.",
-        figures=["mnist_subset/preview.png"],
+        figures=[artifacts.SUBSET_PREVIEW.path],
     )
 
 
@@ -204,7 +205,7 @@ def pure_noise_at_T(x0: np.ndarray, xt: np.ndarray, t: int, s: float, z: float) 
         f"At t = {t}, sqrt(alpha_bar) = {s:.4f}: the noisy image has mean {measured['mean']:.3f}, std "
         f"{measured['std']:.3f} and correlation {measured['corr']:.3f} with x_0, as pure N(0, I) noise would within "
         f"the sampling error of {x0.size} pixels.",
-        figures=["forward_demo/forward.png"],
+        figures=[artifacts.FORWARD_FIGURE.path],
     )
 
 
@@ -225,5 +226,5 @@ def forward_marginals(noisy: dict[int, tuple[np.ndarray, np.ndarray]], roots: di
         f"x_t at t = {', '.join(map(str, noisy))} with the moments of eq. (27)",
         "The noisy images at t = " + ", ".join(map(str, noisy)) + " have the mean, spread and "
         "correlation with x_0 that eq. (27) predicts.",
-        figures=[f"forward_demo/t{t}.png" for t in noisy],
+        figures=[artifacts.FORWARD_FRAME.at(t=t).path for t in noisy],
     )

@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import yaml
 
+from ddpm_lab import artifacts
 from ddpm_lab.check import PACKAGE, Check, Mismatch, NotRun, graded
 from ddpm_lab.check.settings import TASKS_1_TO_4, CheckSettings
 from ddpm_lab.rules import build
@@ -42,20 +43,28 @@ class Reports:
             raise NotRun(f"{path} is not written yet: `dvc repro {stage}` writes it")
         return path
 
-    def columns(self, relative: str, names: tuple[str, ...]) -> np.ndarray:
-        with self.path(relative).open(newline="") as f:
+    def table(self, table: artifacts.Table) -> np.ndarray:
+        """The declared columns of ``table``, one row per line."""
+        with self.path(table.path).open(newline="") as f:
             rows = list(csv.DictReader(f))
         try:
-            return np.array([[float(row[n]) for n in names] for row in rows])
+            return np.array([[float(row[n]) for n in table.columns] for row in rows])
         except (KeyError, TypeError, ValueError) as err:
-            raise Mismatch(f"{relative}: not the columns {', '.join(names)} of numbers ({err})") from None
+            raise Mismatch(f"{table.path}: not the columns {', '.join(table.columns)} of numbers ({err})") from None
 
-    def npz(self, relative: str) -> dict[str, np.ndarray]:
-        with np.load(self.path(relative), allow_pickle=False) as archive:
-            return {name: archive[name] for name in archive.files}
+    def arrays(self, archive: artifacts.Archive) -> dict[str, np.ndarray]:
+        """The arrays of ``archive``, checked against their declaration (the grader refuses others)."""
+        with np.load(self.path(archive.path), allow_pickle=False) as f:
+            arrays = {name: f[name] for name in f.files}
+        size = int(self.rubric["lab_settings"]["image_size"])
+        problems = artifacts.array_problems(archive, arrays, size=size)
+        if problems:
+            raise Mismatch(problems[0])
+        return arrays
 
-    def json(self, relative: str) -> dict:
-        return json.loads(self.path(relative).read_text())
+    def metric(self, stage: str, key: str):
+        metrics = artifacts.metrics(stage)
+        return json.loads(self.path(metrics.path).read_text())[metrics.key(key)]
 
     def nearest(self) -> tuple[Callable, np.ndarray]:
         """The search for an image among MNIST's training images, prepared as the grader prepares them, and their
@@ -85,27 +94,27 @@ def lab_schedule(rubric: dict):
 
 
 def forward_pair(r: Reports, t: int) -> tuple[np.ndarray, np.ndarray]:
-    arrays = r.npz("forward_demo/noisy.npz")
-    if "x0" not in arrays or f"t{t}" not in arrays:
-        raise Mismatch(f"forward_demo/noisy.npz holds {sorted(arrays)}, not x0 and t{t}")
+    arrays = r.arrays(artifacts.FORWARD)
+    if f"t{t}" not in arrays:
+        raise Mismatch(f"{artifacts.FORWARD.path} holds {sorted(arrays)}, not t{t}")
     return arrays["x0"].astype(np.float64), arrays[f"t{t}"].astype(np.float64)
 
 
 def outcome(r: Reports, task: str, name: str, cfg: CheckSettings) -> graded.Outcome:
     z = float(r.rubric["statistics"]["z"])
     if name == "samples_moments":
-        return graded.samples_moments(r.columns("gaussian_demo/samples.csv", ("x1", "x2")), cfg, z)
+        return graded.samples_moments(r.table(artifacts.GAUSSIAN_SAMPLES), cfg, z)
     if name == "data_distribution":
-        return graded.data_distribution(r.columns("gndm_fit/data.csv", ("x1", "x2")), cfg, z)
+        return graded.data_distribution(r.table(artifacts.GNDM_DATA), cfg, z)
     if name == "learned_mean":
-        learned = np.array(r.json("gndm_fit/metrics.json")["learned_mean"], dtype=np.float64)
-        return graded.learned_mean(learned, r.columns("gndm_fit/data.csv", ("x1", "x2")), cfg)
+        learned = np.array(r.metric("gndm_fit", "learned_mean"), dtype=np.float64)
+        return graded.learned_mean(learned, r.table(artifacts.GNDM_DATA), cfg)
     if name == "balanced_subset":
-        arrays = r.npz("mnist_subset/subset.npz")
+        arrays = r.arrays(artifacts.SUBSET)
         search, labels = r.nearest()
         return graded.balanced_subset(arrays["images"], arrays["labels"], cfg, search, labels)
     if name == "value_range":
-        x0 = r.npz("forward_demo/noisy.npz")["x0"]
+        x0 = r.arrays(artifacts.FORWARD)["x0"]
         return graded.value_range(x0, cfg, r.nearest()[0])
     schedule = lab_schedule(r.rubric)
     root = lambda t: float(schedule.alpha_bars[t].sqrt())  # noqa: E731

@@ -19,13 +19,15 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ddpm_lab import artifacts
+from ddpm_lab.artifacts import FID_SAMPLES, FORWARD, GRID_SAMPLES, SUBSET, Archive  # noqa: F401  (for the task modules)
 from ddpm_lab.check.graded import FAILED, NOT_RUN, PASSED, Outcome  # noqa: F401  (the grader's names for them)
 from ddpm_lab.check.settings import CheckSettings, check_settings  # noqa: F401  (for the task modules)
 from ddpm_lab.errors import ConfigError
 from ddpm_lab.rules import build
 from grader.identity import NOBODY, Identity
 from grader.references import References
-from grader.safe import Submission, array
+from grader.safe import Submission, declared
 
 
 @dataclass
@@ -89,55 +91,47 @@ def settings_problems(rubric: dict) -> tuple[dict[tuple[str, str], CheckSettings
 
 # The files several checks read -----------------------------------------------------------------------------
 
-SUBSET = "mnist_subset/subset.npz"
-FORWARD = "forward_demo/noisy.npz"
-GRID_SAMPLES = "sample_grid/samples.npz"
-FID_SAMPLES = "fid/samples.npz"
-LOSS = "train/loss.csv"
+# (their paths and contents are declared in ddpm_lab/artifacts.py, which the stages write through)
 
 
 def gaussian_samples(ctx: Context) -> np.ndarray:
-    cols = ctx.sub.csv_columns("gaussian_demo/samples.csv", ("x1", "x2"))
-    return np.stack([cols["x1"], cols["x2"]], axis=1)
+    return np.stack(list(ctx.sub.table(artifacts.GAUSSIAN_SAMPLES).values()), axis=1)
 
 
 def gndm_data(ctx: Context) -> np.ndarray:
-    cols = ctx.sub.csv_columns("gndm_fit/data.csv", ("x1", "x2"))
-    return np.stack([cols["x1"], cols["x2"]], axis=1)
+    return np.stack(list(ctx.sub.table(artifacts.GNDM_DATA).values()), axis=1)
 
 
 def subset_arrays(ctx: Context) -> dict[str, np.ndarray]:
-    return ctx.once("subset", lambda: ctx.sub.npz(SUBSET))
+    return ctx.once("subset", lambda: ctx.sub.npz(SUBSET.path))
 
 
 def subset_images(ctx: Context) -> np.ndarray:
     """The subset's uint8 images, read once per grading (Task 3, the seed's draws and the weights' checks use them)."""
-    size = ctx.refs.image_size
-    return array(subset_arrays(ctx), "images", SUBSET, np.uint8, (None, size, size))
+    return declared(subset_arrays(ctx), SUBSET, "images", size=ctx.refs.image_size)
 
 
 def forward_arrays(ctx: Context) -> dict[str, np.ndarray]:
-    return ctx.once("forward", lambda: ctx.sub.npz(FORWARD))
+    return ctx.once("forward", lambda: ctx.sub.npz(FORWARD.path))
 
 
-def samples(ctx: Context, relative: str) -> np.ndarray:
-    def load():
-        size = ctx.refs.image_size
-        return array(ctx.sub.npz(relative), "images", relative, np.uint8, (None, size, size))
-
-    return ctx.once(f"samples:{relative}", load)
+def samples(ctx: Context, archive: Archive) -> np.ndarray:
+    """The uint8 images of ``archive`` (the grid's or the FID's samples), read once per grading."""
+    load = lambda: declared(ctx.sub.npz(archive.path), archive, "images", size=ctx.refs.image_size)  # noqa: E731
+    return ctx.once(f"samples:{archive.path}", load)
 
 
 def loss_curve(ctx: Context) -> tuple[np.ndarray, np.ndarray]:
-    cols = ctx.sub.csv_columns(LOSS, ("epoch", "loss"))
+    cols = ctx.sub.table(artifacts.LOSS)
     return cols["epoch"], cols["loss"]
 
 
-def digit_measures(ctx: Context, relative: str):
-    from ddpm_lab import classifier
+def digit_measures(ctx: Context, archive: Archive):
+    from grader import classifier
 
     confidence = ctx.refs.rubric["digits"]["confidence"]
-    return ctx.once(f"digits:{relative}", lambda: classifier.measure(ctx.refs.classifier, samples(ctx, relative), confidence))
+    measure = lambda: classifier.measure(ctx.refs.classifier, samples(ctx, archive), confidence)  # noqa: E731
+    return ctx.once(f"digits:{archive.path}", measure)
 
 
 def recomputed_fid(ctx: Context) -> float | None:

@@ -26,18 +26,19 @@ from dataclasses import fields
 
 import numpy as np
 
+from ddpm_lab import artifacts
+from ddpm_lab.artifacts import WEIGHTS, Archive
 from ddpm_lab.streams import STREAMS, seed_of
 from grader.checks.base import FAILED, Context, Outcome, samples, subset_images
 from grader.checks.run import run_seed
 from grader.safe import Rejected
 
-WEIGHTS = "sample_grid/weights.safetensors"
 _REGENERATED: dict[str, np.ndarray] = {}
 _LOSSES: dict[str, float] = {}
 
 
 def weights_bytes(ctx: Context) -> bytes:
-    return ctx.once("weights:bytes", lambda: ctx.sub.read_bytes(WEIGHTS))
+    return ctx.once("weights:bytes", lambda: ctx.sub.read_bytes(WEIGHTS.path))
 
 
 def model(ctx: Context):
@@ -47,29 +48,31 @@ def model(ctx: Context):
         try:
             net = weights.from_bytes(weights_bytes(ctx), ctx.refs.schedule)
         except (ValueError, KeyError, RuntimeError, TypeError) as err:
-            raise Rejected(f"{WEIGHTS}: {str(err).splitlines()[0][:200]}") from None
+            raise Rejected(f"{WEIGHTS.path}: {str(err).splitlines()[0][:200]}") from None
         size = ctx.refs.image_size
         if (net.config.image_size, net.config.channels) != (size, 1):
             shape = f"{net.config.channels} x {net.config.image_size}"
-            raise Rejected(f"{WEIGHTS}: a U-Net of {shape} images, the lab's are 1 x {size}")
+            raise Rejected(f"{WEIGHTS.path}: a U-Net of {shape} images, the lab's are 1 x {size}")
         return net
 
     return ctx.once("weights:model", load)
 
 
-def sampler_settings(ctx: Context, stage: str):
-    """The sampler settings the stage recorded, validated by :class:`SamplerConfig`; they decide nothing by
-    themselves: samples drawn otherwise do not regenerate."""
+def sampler_settings(ctx: Context, archive: Archive):
+    """The sampler settings recorded by the stage that wrote ``archive``, validated by :class:`SamplerConfig`; they
+    decide nothing by themselves: samples drawn otherwise do not regenerate."""
     from ddpm_lab.sampler import SamplerConfig
 
-    recorded = ctx.sub.json(f"{stage}/metrics.json").get("sampler")
+    stage = archive.path.split("/")[0]
+    metrics = artifacts.metrics(stage)
+    recorded = ctx.sub.json(metrics.path).get(metrics.key("sampler"))
     if not isinstance(recorded, dict):
-        raise Rejected(f"{stage}/metrics.json: no sampler settings (rerun `dvc repro {stage}`)")
+        raise Rejected(f"{metrics.path}: no sampler settings (rerun `dvc repro {stage}`)")
     known = {f.name for f in fields(SamplerConfig)}
     try:
         return SamplerConfig(**{k: v for k, v in recorded.items() if k in known})
     except (ValueError, TypeError) as err:
-        raise Rejected(f"{stage}/metrics.json sampler: {str(err).splitlines()[0][:200]}") from None
+        raise Rejected(f"{metrics.path} sampler: {str(err).splitlines()[0][:200]}") from None
 
 
 def mean_image(ctx: Context):
@@ -84,14 +87,14 @@ def pick(ctx: Context, n: int, k: int, stream: str) -> list[int]:
     return sorted(rng.choice(n, size=min(k, n), replace=False).tolist())
 
 
-def regenerate(ctx: Context, stage: str, relative: str, stream: str, k: int, max_pixel_difference: int) -> Outcome:
-    """k of the samples in ``relative``, picked at random, drawn again from the weights with the noise of ``stream``."""
+def regenerate(ctx: Context, archive: Archive, stream: str, k: int, max_pixel_difference: int) -> Outcome:
+    """k of the samples in ``archive``, picked at random, drawn again from the weights with the noise of ``stream``."""
     from ddpm_lab.sampler import generate
 
-    submitted = samples(ctx, relative)
+    submitted = samples(ctx, archive)
     if len(submitted) == 0:
-        raise Rejected(f"{relative}: no samples")
-    config = sampler_settings(ctx, stage)
+        raise Rejected(f"{archive.path}: no samples")
+    config = sampler_settings(ctx, archive)
     noise_seed = seed_of(run_seed(ctx), stream)
     picked = pick(ctx, len(submitted), k, stream)
     mean = mean_image(ctx) if config.start == "forward_marginal" else None
@@ -109,17 +112,20 @@ def regenerate(ctx: Context, stage: str, relative: str, stream: str, k: int, max
     worst = diff.reshape(len(picked), -1).max(1)
     off = [i for i, w in zip(picked, worst) if w > max_pixel_difference]
     expected = (
-        f"each of {len(picked)} samples picked at random (draw seed {ctx.draw_seed}) drawn again from {WEIGHTS} with "
+        f"each of {len(picked)} samples picked at random (draw seed {ctx.draw_seed}) drawn again from {WEIGHTS.path} with "
         f"noise seed {noise_seed}, within {max_pixel_difference} of 255 at every pixel"
     )
     measured = f"largest pixel difference {int(worst.max()) if len(worst) else 0} of 255 over samples {picked}"
     if off:
         shown = ", ".join(f"#{i}" for i in off[:10]) + (" …" if len(off) > 10 else "")
         return Outcome(
-            FAILED, f"{len(off)} of {len(picked)} samples of {relative} did not regenerate ({shown}); {measured}", expected
+            FAILED, f"{len(off)} of {len(picked)} samples of {archive.path} did not regenerate ({shown}); {measured}", expected
         )
     return Outcome.of(
-        True, measured, expected, f"{len(picked)} samples of {relative}, picked at random, regenerate from the handed-in weights."
+        True,
+        measured,
+        expected,
+        f"{len(picked)} samples of {archive.path}, picked at random, regenerate from the handed-in weights.",
     )
 
 

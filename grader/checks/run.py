@@ -13,11 +13,13 @@ from __future__ import annotations
 
 import numpy as np
 
+from ddpm_lab import artifacts
 from ddpm_lab.streams import seed_of
 from grader.checks.base import (
     FAILED,
     FORWARD,
     NOT_RUN,
+    SUBSET,
     Context,
     Outcome,
     check,
@@ -28,7 +30,7 @@ from grader.checks.base import (
     subset_images,
 )
 from grader.checks.task3 import nearest_subset_images
-from grader.safe import Rejected, array
+from grader.safe import Rejected, declared
 
 Seed = check_settings("Seed", stages=("texts", {}))
 SeededDraws = check_settings(
@@ -43,9 +45,10 @@ def claimed_seed(ctx: Context, stages: list[str]) -> tuple[int | None, str]:
     """The one seed every stage's metrics name, or None and the disagreement in words."""
     seeds = {}
     for stage in stages:
-        value = ctx.sub.json(f"{stage}/metrics.json").get("seed")
+        metrics = artifacts.metrics(stage)
+        value = ctx.sub.json(metrics.path).get(metrics.key("seed"))
         if not (isinstance(value, int) and not isinstance(value, bool) and value >= 0):
-            raise Rejected(f"{stage}/metrics.json: seed {value!r} is not a non-negative integer")
+            raise Rejected(f"{metrics.path}: seed {value!r} is not a non-negative integer")
         seeds[stage] = value
     if len(set(seeds.values())) > 1:
         return None, "seeds " + ", ".join(f"{s} ({k})" for k, s in seeds.items())
@@ -96,11 +99,11 @@ def seeded_draws(ctx: Context, cfg: SeededDraws) -> Outcome:
     wrong = []
     drawn = gaussian_samples(ctx)
     if not np.array_equal(drawn, _redraw_normal(len(drawn), [0.0, 0.0], seed_of(seed, "gaussian_demo"))):
-        wrong.append("Task 1's samples (gaussian_demo/samples.csv)")
+        wrong.append(f"Task 1's samples ({artifacts.GAUSSIAN_SAMPLES.path})")
     data = gndm_data(ctx)
     true_mean = ctx.settings[("task2", "data_distribution")].true_mean
     if not np.allclose(data, _redraw_normal(len(data), true_mean, seed_of(seed, "gndm_data")), rtol=0, atol=cfg.atol):
-        wrong.append("Task 2's data (gndm_fit/data.csv)")
+        wrong.append(f"Task 2's data ({artifacts.GNDM_DATA.path})")
 
     size = ctx.refs.image_size
     images = subset_images(ctx)
@@ -111,15 +114,15 @@ def seeded_draws(ctx: Context, cfg: SeededDraws) -> Outcome:
     found = set(index[distance <= cfg.max_rms_distance].tolist())
     shared = len(found & set(expected.tolist()))
     if len(expected) == 0 or shared != len(images):
-        wrong.append(f"the subset (mnist_subset/subset.npz: {shared} of {len(images)} images are the seed's)")
+        wrong.append(f"the subset ({SUBSET.path}: {shared} of {len(images)} images are the seed's)")
 
     arrays = forward_arrays(ctx)
-    x0 = array(arrays, "x0", FORWARD, shape=(size, size)).astype(np.float64)
+    x0 = declared(arrays, FORWARD, "x0", size=size).astype(np.float64)
     unit = ((x0 + 1) / 2 * 255).round().clip(0, 255).astype(np.uint8)
     first = int(expected[0]) if len(expected) else -1
     d, i = ctx.refs.nearest_training_image(unit[None])
     if int(i[0]) != first or d[0] > cfg.max_rms_distance:
-        wrong.append("the forward demo's x_0 (forward_demo/noisy.npz: not the subset's first image)")
+        wrong.append(f"the forward demo's x_0 ({FORWARD.path}: not the subset's first image)")
     noise_corr = forward_noise_correlations(ctx, arrays, x0, seed_of(seed, "forward_noise"))
     low = {t: c for t, c in noise_corr.items() if not c >= cfg.min_noise_correlation}
     if low:
@@ -138,14 +141,14 @@ def forward_noise_correlations(ctx: Context, arrays: dict, x0: np.ndarray, seed:
 
     times = sorted(int(k[1:]) for k in arrays if k.startswith("t") and k[1:].isdigit())
     if any(t > ctx.refs.schedule.steps for t in times):
-        raise Rejected(f"{FORWARD}: timesteps {times} beyond T = {ctx.refs.schedule.steps}")
+        raise Rejected(f"{FORWARD.path}: timesteps {times} beyond T = {ctx.refs.schedule.steps}")
     generator = torch.Generator().manual_seed(seed)
     out = {}
     for t in times:
         noise = torch.randn((1, 1, *x0.shape), generator=generator, dtype=torch.float64)[0, 0].numpy()
         if t == 0:
             continue
-        x_t = array(arrays, f"t{t}", FORWARD, shape=x0.shape).astype(np.float64)
+        x_t = declared(arrays, FORWARD, f"t{t}", size=len(x0)).astype(np.float64)
         s = ctx.refs.sqrt_alpha_bar(t)
         implied = (x_t - s * x0) / np.sqrt(1 - s * s)
         out[t] = float(np.corrcoef(implied.ravel(), noise.ravel())[0, 1])

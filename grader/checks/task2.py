@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import numpy as np
 
+from ddpm_lab import artifacts
 from ddpm_lab.check import graded
 from ddpm_lab.check.settings import DataDistribution, LearnedMean
 from grader.checks.base import Context, Outcome, check, gndm_data
 from grader.safe import vector
 
+GNDM_METRICS = artifacts.metrics("gndm_fit")
+LEARNED_MEAN = GNDM_METRICS.key("learned_mean")
+
 
 def gndm(ctx: Context) -> tuple[np.ndarray, np.ndarray]:
-    metrics = ctx.sub.json("gndm_fit/metrics.json")
-    return vector(metrics, "learned_mean", "gndm_fit/metrics.json", 2), gndm_data(ctx)
+    return vector(ctx.sub.json(GNDM_METRICS.path), LEARNED_MEAN, GNDM_METRICS.path, 2), gndm_data(ctx)
 
 
 @check("task2", "data_distribution", DataDistribution)

@@ -7,7 +7,7 @@ import numpy as np
 from ddpm_lab.check import graded
 from ddpm_lab.check.settings import BalancedSubset, ValueRange
 from grader.checks.base import FORWARD, SUBSET, Context, Outcome, check, forward_arrays, subset_arrays, subset_images
-from grader.safe import array
+from grader.safe import declared
 
 
 def nearest_subset_images(ctx: Context) -> tuple[np.ndarray, np.ndarray]:
@@ -19,11 +19,11 @@ def nearest_subset_images(ctx: Context) -> tuple[np.ndarray, np.ndarray]:
 @check("task3", "balanced_subset", BalancedSubset)
 def balanced_subset(ctx: Context, cfg: BalancedSubset) -> Outcome:
     images = subset_images(ctx)
-    labels = array(subset_arrays(ctx), "labels", SUBSET, shape=(len(images),))
+    labels = declared(subset_arrays(ctx), SUBSET, "labels", n=len(images))
     return graded.balanced_subset(images, labels, cfg, lambda _: nearest_subset_images(ctx), ctx.refs.train_images[1])
 
 
 @check("task3", "value_range", ValueRange)
 def value_range(ctx: Context, cfg: ValueRange) -> Outcome:
-    x0 = array(forward_arrays(ctx), "x0", FORWARD, shape=(None, None))
+    x0 = declared(forward_arrays(ctx), FORWARD, "x0")
     return graded.value_range(x0, cfg, ctx.refs.nearest_training_image)

@@ -7,13 +7,13 @@ import numpy as np
 from ddpm_lab.check import graded
 from ddpm_lab.check.settings import ForwardMarginals, PureNoiseAtT
 from grader.checks.base import FORWARD, Context, Outcome, check, forward_arrays
-from grader.safe import array
+from grader.safe import declared
 
 
 def noisy(ctx: Context, t: int) -> tuple[np.ndarray, np.ndarray]:
     arrays = forward_arrays(ctx)
-    x0 = array(arrays, "x0", FORWARD, shape=(None, None)).astype(np.float64)
-    return x0, array(arrays, f"t{t}", FORWARD, shape=x0.shape).astype(np.float64)
+    x0 = declared(arrays, FORWARD, "x0").astype(np.float64)
+    return x0, declared(arrays, FORWARD, f"t{t}", size=len(x0)).astype(np.float64)
 
 
 @check("task4", "pure_noise_at_T", PureNoiseAtT)

@@ -7,8 +7,9 @@ import math
 
 import numpy as np
 
-from grader.checks.base import GRID_SAMPLES, LOSS, Context, Outcome, check, check_settings, digit_measures, loss_curve, samples
-from grader.checks.regenerate import WEIGHTS, regenerate, weights_loss
+from ddpm_lab.artifacts import GRID_FIGURE, LOSS, LOSS_FIGURE, WEIGHTS
+from grader.checks.base import GRID_SAMPLES, Context, Outcome, check, check_settings, digit_measures, loss_curve, samples
+from grader.checks.regenerate import regenerate, weights_loss
 from grader.safe import Rejected
 
 SHARE = ("number", {"low": 0, "high": 1})
@@ -39,7 +40,7 @@ def epochs(ctx: Context, cfg: Epochs) -> Outcome:
 def loss_falls(ctx: Context, cfg: LossFalls) -> Outcome:
     _, loss = loss_curve(ctx)
     if len(loss) < 2:
-        raise Rejected(f"{LOSS}: fewer than 2 epochs")
+        raise Rejected(f"{LOSS.path}: fewer than 2 epochs")
     tenth = max(1, len(loss) // 10)
     first, last = loss[:tenth].mean(), loss[-tenth:].mean()
     ratio = last / first if first > 0 else math.inf
@@ -49,7 +50,7 @@ def loss_falls(ctx: Context, cfg: LossFalls) -> Outcome:
         f"<= {cfg.max_ratio}",
         f"The loss fell from {first:.4f} (mean of the first tenth of the epochs) to "
         f"{last:.4f} (last tenth); final epoch {loss[-1]:.4f}.",
-        figures=["train/loss.png"],
+        figures=[LOSS_FIGURE.path],
     )
 
 
@@ -66,20 +67,20 @@ def sample_grid(ctx: Context, cfg: SampleGrid) -> Outcome:
         f"{rows * rows} samples ({rows}x{rows}), at least {cfg.min_confident_share:.0%} recognised",
         f"{len(images)} samples in a {rows}x{rows} grid; the grader's classifier recognises "
         f"{measures.confident_share:.0%} of them as digits.",
-        figures=["sample_grid/grid.png"],
+        figures=[GRID_FIGURE.path],
     )
 
 
 @check("task6", "grid_regenerates", GridRegenerates)
 def grid_regenerates(ctx: Context, cfg: GridRegenerates) -> Outcome:
-    return regenerate(ctx, "sample_grid", GRID_SAMPLES, "grid_noise", cfg.k, cfg.max_pixel_difference)
+    return regenerate(ctx, GRID_SAMPLES, "grid_noise", cfg.k, cfg.max_pixel_difference)
 
 
 @check("task6", "loss_matches_weights", LossMatchesWeights)
 def loss_matches_weights(ctx: Context, cfg: LossMatchesWeights) -> Outcome:
     _, logged = loss_curve(ctx)
     if len(logged) == 0:
-        raise Rejected(f"{LOSS}: no epochs")
+        raise Rejected(f"{LOSS.path}: no epochs")
     last = float(np.mean(logged[-cfg.last_epochs :]))
     measured_loss = weights_loss(ctx)
     ratio = measured_loss / last if last > 0 else float("inf")
@@ -87,7 +88,7 @@ def loss_matches_weights(ctx: Context, cfg: LossMatchesWeights) -> Outcome:
     expected = f"between {low:g} and {high:g} x the mean logged loss of the last {cfg.last_epochs} epochs"
     return Outcome.of(
         low <= ratio <= high,
-        f"eq. (38) loss of {WEIGHTS} on the subset {measured_loss:.4f} (draw seed {ctx.draw_seed}), "
+        f"eq. (38) loss of {WEIGHTS.path} on the subset {measured_loss:.4f} (draw seed {ctx.draw_seed}), "
         f"logged {last:.4f}: ratio {ratio:.3f}",
         expected,
         f"The handed-in weights score {measured_loss:.4f} under eq. (38) on the subset; the last epochs logged {last:.4f}.",

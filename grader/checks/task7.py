@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ddpm_lab import artifacts
 from grader.checks.base import (
     FID_SAMPLES,
     NOT_RUN,
@@ -20,7 +21,8 @@ from grader.checks.regenerate import regenerate
 from grader.checks.task6 import REGENERATION, SHARE
 from grader.safe import Rejected, finite, number
 
-FID_METRICS = "fid/metrics.json"
+FID_METRICS = artifacts.metrics("fid")
+N_GENERATED, FID = FID_METRICS.key("n_generated"), FID_METRICS.key("fid")
 
 SampleCounts = check_settings("SampleCounts", min_generated=("integer", {"low": 2}))
 DigitsRecognised = check_settings("DigitsRecognised", min_confident_share=SHARE, min_digit_share=SHARE, max_digit_share=SHARE)
@@ -33,7 +35,7 @@ BlackBackgrounds = check_settings("BlackBackgrounds", max_relative_error=("numbe
 
 @check("task7", "sample_counts", SampleCounts)
 def sample_counts(ctx: Context, cfg: SampleCounts) -> Outcome:
-    claimed = number(ctx.sub.json(FID_METRICS), "n_generated", FID_METRICS)
+    claimed = number(ctx.sub.json(FID_METRICS.path), N_GENERATED, FID_METRICS.path)
     saved = len(samples(ctx, FID_SAMPLES))
     distinct = len({img.tobytes() for img in samples(ctx, FID_SAMPLES)})
     ok = saved == claimed and saved >= cfg.min_generated and distinct == saved
@@ -100,9 +102,9 @@ def fid_threshold(ctx: Context, cfg: FidThreshold) -> Outcome:
 
 @check("task7", "fid_claim", FidClaim)
 def fid_claim(ctx: Context, cfg: FidClaim) -> Outcome:
-    claimed = finite(ctx.sub.json(FID_METRICS).get("fid"), f"{FID_METRICS} fid")
+    claimed = finite(ctx.sub.json(FID_METRICS.path).get(FID), f"{FID_METRICS.path} {FID}")
     if claimed < 0:
-        raise Rejected(f"{FID_METRICS} fid: {claimed} is negative, and an FID never is")
+        raise Rejected(f"{FID_METRICS.path} {FID}: {claimed} is negative, and an FID never is")
     score = recomputed_fid(ctx)
     if score is None:
         return Outcome(NOT_RUN, f"claimed {claimed:.3f}; not recomputed (--no-fid)", "the recomputed FID")
@@ -114,7 +116,7 @@ def fid_claim(ctx: Context, cfg: FidClaim) -> Outcome:
 
 @check("task7", "samples_regenerate", SamplesRegenerate)
 def samples_regenerate(ctx: Context, cfg: SamplesRegenerate) -> Outcome:
-    return regenerate(ctx, "fid", FID_SAMPLES, "fid_noise", cfg.k, cfg.max_pixel_difference)
+    return regenerate(ctx, FID_SAMPLES, "fid_noise", cfg.k, cfg.max_pixel_difference)
 
 
 @check("task7", "black_backgrounds", BlackBackgrounds)

@@ -119,8 +119,9 @@ def train(
     """Adam on cross-entropy over the digits and, one for every ten digits, freshly drawn non-digits (class 10);
     the learning rate falls linearly to zero; ``progress(done, total)`` after each epoch. Returns the model and
     the loss per epoch."""
-    torch.manual_seed(seed_of(config.seed, "classifier"))
-    generator = torch.Generator().manual_seed(seed_of(config.seed, "classifier"))
+    seed = seed_of(config.seed, "classifier")
+    torch.manual_seed(seed)  # the model's initial weights
+    generator = torch.Generator().manual_seed(seed)  # the batches and the non-digits
     model = DigitClassifier()
     x, y = to_input(images), torch.from_numpy(np.asarray(labels, dtype=np.int64))
     optimizer = torch.optim.Adam(model.parameters(), lr=config.learning_rate)
