@@ -10,7 +10,8 @@ from types import SimpleNamespace
 from typing import Any
 
 import yaml
-from _params import ParamError, load, read, with_overrides
+
+from ddpm_lab.config import ParamError, load, read, with_overrides
 
 
 def parse_pairs(pairs: list[str], prefix: str = "") -> dict[str, Any]:

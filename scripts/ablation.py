@@ -15,27 +15,23 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import sys
 import time
 from pathlib import Path
 
 import numpy as np
 import torch
 
+from ddpm_lab import data, fid, inception, io, plots
+from ddpm_lab.config import Device, Fid, load, pipeline_paths
+from ddpm_lab.progress import Bar
+from ddpm_lab.sampler import SamplerConfig, generate
+from ddpm_lab.schedule import NoiseSchedule
+from ddpm_lab.streams import seed_of
+from ddpm_lab.unet import UNetConfig, load_trained
+
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "stages"))
 
-from _params import Device, Fid, artifacts, load  # noqa: E402
-
-from ddpm_lab import data, fid, inception, io, plots  # noqa: E402
-from ddpm_lab.progress import Bar  # noqa: E402
-from ddpm_lab.sampler import SamplerConfig, generate  # noqa: E402
-from ddpm_lab.schedule import NoiseSchedule  # noqa: E402
-from ddpm_lab.streams import seed_of  # noqa: E402
-from ddpm_lab.unet import UNetConfig, load_trained  # noqa: E402
-
-PATHS = artifacts(ROOT)
+PATHS = pipeline_paths(ROOT)
 
 LEVERS = {
     "lab": {},

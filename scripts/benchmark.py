@@ -10,29 +10,33 @@ Both models run the same training step (eq. 27 + eq. 38, Adam) and the same samp
 Sampling images/s is through the full T-step sampler: the time of one sampler step, measured over
 --sample-steps steps, times T (every step costs the same). Each model is timed at every batch size of
 --sample-batches and credited with its best, so neither is judged at a batch that suits only the other.
+
+With --levers, our U-Net is also timed with each of the CPU's speed levers (ddpm_lab/speed.py) alone and together,
+against the same model in plain fp32 eager mode, the variants interleaved round by round (this machine's speed
+drifts): training at the pipeline's batch (and at half and twice it), sampling at the pipeline's sampler batch.
+``ratios.train_vs_fp32_eager`` and ``ratios.sample_vs_fp32_eager`` are the pipeline's default path against it.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import sys
 import time
 from pathlib import Path
 
 import torch
 
+from ddpm_lab import io
+from ddpm_lab.config import Device, load
+from ddpm_lab.sampler import SamplerConfig, sample
+from ddpm_lab.schedule import NoiseSchedule, q_sample
+from ddpm_lab.speed import Levers, cpu_flags, native_bf16, prepare
+from ddpm_lab.training import TrainConfig
+from ddpm_lab.unet import UNet, UNetConfig, count_parameters
+
+from _machine import cpu_model  # a sibling: scripts/ is sys.path[0]
+
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "stages"))
-
-from _machine import cpu_model  # noqa: E402 (a sibling: scripts/ is sys.path[0])
-from _params import Device, load  # noqa: E402
-
-from ddpm_lab import io  # noqa: E402
-from ddpm_lab.sampler import SamplerConfig, sample  # noqa: E402
-from ddpm_lab.schedule import NoiseSchedule, q_sample  # noqa: E402
-from ddpm_lab.unet import UNet, UNetConfig, count_parameters  # noqa: E402
 
 
 def peer_model():
@@ -139,6 +143,123 @@ def inception_agreement(n: int) -> dict:
 
 INCEPTION_RUNTIMES = ("clean-fid", "openvino")
 
+FP32_EAGER, DEFAULT = "fp32_eager", "channels_last"
+LEVERS = {  # key → (what it is, its levers, the training batch as a multiple of the pipeline's)
+    FP32_EAGER: ("fp32 eager, contiguous (NCHW)", Levers(channels_last=False), 1),
+    DEFAULT: ("channels_last, NHWC (the pipeline's default)", Levers(), 1),
+    "compile": ("torch.compile (inductor)", Levers(channels_last=False, compile=True), 1),
+    "bf16": ("bf16 autocast, where native", Levers(channels_last=False, bf16=True), 1),
+    "one_thread": ("1 thread of 2", Levers(channels_last=False, threads=1), 1),
+    "half_batch": ("half the training batch", Levers(channels_last=False), 0.5),
+    "double_batch": ("twice the training batch", Levers(channels_last=False), 2),
+    "together": ("channels_last + torch.compile + bf16 where native", Levers(compile=True, bf16=True), 1),
+}
+
+
+def lever_rates(
+    cfg, device, train_batch: int, sample_batch: int, train_steps: int, sample_steps: int, rounds: int, keys=tuple(LEVERS)
+) -> dict:
+    """Training and sampling images/s of our U-Net with each lever set of LEVERS, the variants interleaved round by
+    round and each credited with its median; the first step's seconds (torch.compile's cost) apart."""
+    from dataclasses import asdict
+    from statistics import median
+
+    threads = torch.get_num_threads()
+    schedule = cfg.schedule
+    runs = {}
+    for name in keys:
+        label, levers, scale = LEVERS[name]
+        torch.manual_seed(0)
+        model = UNet(cfg.model, schedule)
+        torch.set_num_threads(levers.threads or threads)
+        prepared = prepare(model, levers, device)
+        batch = max(1, round(train_batch * scale))
+        trainer = TrainTimer(prepared, model, schedule, batch, device)
+        sampler = SampleTimer(prepared, model, schedule, sample_batch, device)
+        runs[name] = {"label": label, "levers": asdict(levers), "train_batch": batch, "bf16_taken": prepared.bf16}
+        runs[name]["notes"] = prepared.notes
+        runs[name]["first_train_step_seconds"] = trainer.first()
+        runs[name]["first_sample_step_seconds"] = sampler.first()
+        runs[name]["timers"] = (trainer, sampler, levers.threads or threads)
+        print(f"levers: {name} ready", flush=True)
+    rates = {name: {"train": [], "sample": []} for name in runs}
+    for _ in range(rounds):
+        for name, run in runs.items():
+            trainer, sampler, n_threads = run["timers"]
+            torch.set_num_threads(n_threads)
+            rates[name]["train"].append(trainer.rate(train_steps))
+            rates[name]["sample"].append(sampler.rate(sample_steps))
+    torch.set_num_threads(threads)
+    out = {}
+    for name, run in runs.items():
+        run.pop("timers")
+        out[name] = run | {
+            "train_images_per_s": median(rates[name]["train"]),
+            "sample_images_per_s": median(rates[name]["sample"]),
+            "train_images_per_s_rounds": rates[name]["train"],
+            "sample_images_per_s_rounds": rates[name]["sample"],
+        }
+    base = out[FP32_EAGER]
+    for run in out.values():
+        run["train_vs_fp32_eager"] = run["train_images_per_s"] / base["train_images_per_s"]
+        run["sample_vs_fp32_eager"] = run["sample_images_per_s"] / base["sample_images_per_s"]
+    return out
+
+
+class TrainTimer:
+    """Training steps (eq. 27 + eq. 38, Adam) of one prepared model at one batch size."""
+
+    def __init__(self, prepared, module, schedule, batch, device) -> None:
+        self.prepared, self.schedule, self.device = prepared, schedule, device
+        self.opt = torch.optim.Adam(module.parameters(), lr=1e-4)
+        self.x0 = torch.rand(batch, 1, 32, 32, device=device) * 2 - 1
+        self.module = module
+
+    def step(self) -> None:
+        self.module.train()
+        t = torch.randint(1, self.schedule.steps + 1, (len(self.x0),))
+        noise = torch.randn_like(self.x0)
+        loss = (self.prepared(q_sample(self.schedule, self.x0, t, noise), t.to(self.device)) - noise).square().mean()
+        self.opt.zero_grad(set_to_none=True)
+        loss.backward()
+        self.opt.step()
+
+    def first(self) -> float:
+        start = time.perf_counter()
+        self.step()
+        sync(self.device)
+        return time.perf_counter() - start
+
+    def rate(self, steps: int) -> float:
+        start = time.perf_counter()
+        for _ in range(steps):
+            self.step()
+        sync(self.device)
+        return len(self.x0) * steps / (time.perf_counter() - start)
+
+
+class SampleTimer:
+    """Sampler steps of eq. (33) of one prepared model, as images/s through the full T-step sampler."""
+
+    def __init__(self, prepared, module, schedule, batch, device) -> None:
+        self.prepared, self.module, self.schedule, self.batch, self.device = prepared, module, schedule, batch, device
+
+    @torch.no_grad()
+    def run(self, steps: int) -> float:
+        self.module.eval()
+        cfg = SamplerConfig(steps=steps, batch_size=self.batch)
+        sub = NoiseSchedule.from_alphas(self.schedule.alphas[: steps + 1])
+        start = time.perf_counter()
+        sample(self.prepared, sub, self.batch, (1, 32, 32), cfg, device=self.device)
+        sync(self.device)
+        return time.perf_counter() - start
+
+    def first(self) -> float:
+        return self.run(1)
+
+    def rate(self, steps: int) -> float:
+        return self.batch / (self.run(steps) / steps * self.schedule.steps)
+
 
 def sync(device):
     if device.type == "cuda":
@@ -159,9 +280,21 @@ def main() -> None:
     parser.add_argument("--skip-peer", action="store_true")
     parser.add_argument("--skip-inception", action="store_true", help="time the U-Nets only")
     parser.add_argument("--params", type=Path, default=ROOT / "params.yaml", help="the model and schedule to time")
+    parser.add_argument("--levers", action="store_true", help="time each CPU speed lever against fp32 eager")
+    parser.add_argument("--lever-rounds", type=int, default=3)
+    parser.add_argument("--lever-train-steps", type=int, default=10)
+    parser.add_argument("--lever-sample-steps", type=int, default=5)
+    parser.add_argument("--lever-keys", nargs="+", choices=list(LEVERS), default=list(LEVERS), help="the levers to time (all)")
     args = parser.parse_args()
 
-    cfg = load(args.params, {"schedule": NoiseSchedule.linear, "model": UNetConfig, "device": Device})
+    builders = {
+        "schedule": NoiseSchedule.linear,
+        "model": UNetConfig,
+        "device": Device,
+        "train": TrainConfig,
+        "sampler": SamplerConfig,
+    }
+    cfg = load(args.params, builders)
     device, schedule = cfg.device.torch, cfg.schedule
     torch.manual_seed(0)
     ours = UNet(cfg.model, cfg.schedule).to(device)
@@ -186,6 +319,26 @@ def main() -> None:
         net.eval()
         results["peer"] |= best_sample_rate(fn, schedule, args.sample_batches, args.sample_steps, device)
         results["ratios"] = {k: results["ours"][k] / results["peer"][k] for k in ("train_images_per_s", "sample_images_per_s")}
+    if args.levers:
+        flags = cpu_flags()
+        results["cpu_native_bf16"] = native_bf16(flags)
+        results["cpu_flags"] = sorted(f for f in flags if f.startswith(("avx", "amx", "fma")))
+        levers = lever_rates(
+            cfg,
+            device,
+            cfg.train.batch_size,
+            cfg.sampler.batch_size,
+            args.lever_train_steps,
+            args.lever_sample_steps,
+            args.lever_rounds,
+            [FP32_EAGER, *(k for k in args.lever_keys if k != FP32_EAGER)],
+        )
+        results["levers"] = levers
+        results.setdefault("ratios", {}).update(
+            train_vs_fp32_eager=levers[DEFAULT]["train_vs_fp32_eager"],
+            sample_vs_fp32_eager=levers[DEFAULT]["sample_vs_fp32_eager"],
+        )
+        print(json.dumps({k: [v["train_images_per_s"], v["sample_images_per_s"]] for k, v in levers.items()}), flush=True)
     if not args.skip_inception:
         results["inception"] = inception_rates(args.fid_images, args.fid_batches, args.fid_rounds)
         print(json.dumps(results["inception"]), flush=True)

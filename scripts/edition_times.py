@@ -25,12 +25,11 @@ import tempfile
 import time
 from pathlib import Path
 
+from grader import assign, markers
+
+from _machine import cpu_model  # a sibling: scripts/ is sys.path[0]
+
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-from _machine import cpu_model  # noqa: E402 (a sibling: scripts/ is sys.path[0])
-
-from grader import assign, markers  # noqa: E402
 
 
 def timed(command: str, cwd: Path, expect_ok: bool = True) -> tuple[float, str]:

@@ -32,18 +32,16 @@ import numpy as np
 import torch
 import yaml
 
+from ddpm_lab import io
+from ddpm_lab.config import Device, load, read, with_overrides
+from ddpm_lab.sampler import SamplerConfig, sample
+from ddpm_lab.schedule import NoiseSchedule
+from ddpm_lab.training import TrainConfig, train
+from ddpm_lab.unet import UNet, UNetConfig
+
+from _machine import cpu_model  # a sibling: scripts/ is sys.path[0]
+
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "stages"))
-
-from _machine import cpu_model  # noqa: E402 (a sibling: scripts/ is sys.path[0])
-from _params import Device, load, read, with_overrides  # noqa: E402
-
-from ddpm_lab import io  # noqa: E402
-from ddpm_lab.sampler import SamplerConfig, sample  # noqa: E402
-from ddpm_lab.schedule import NoiseSchedule  # noqa: E402
-from ddpm_lab.training import TrainConfig, train  # noqa: E402
-from ddpm_lab.unet import UNet, UNetConfig  # noqa: E402
 
 GOALS_SECONDS = {"train_200_epochs": 15, "sample_5000_x_500_steps": 10, "dvc_repro": 60}
 LAB = {"train_images": 3000, "epochs": 200, "samples": 5000, "sampler_steps": 500, "inception_images": 2000}

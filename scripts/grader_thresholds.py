@@ -28,13 +28,12 @@ from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from ddpm_lab import io
+from grader import classifier
+from grader.references import References
+from grader.runner import load_rubric
 
-from ddpm_lab import io  # noqa: E402
-from grader import classifier  # noqa: E402
-from grader.references import References  # noqa: E402
-from grader.runner import load_rubric  # noqa: E402
+ROOT = Path(__file__).resolve().parent.parent
 
 DISTANCES = (5.0, 10.0, 15.0, 20.0)
 
@@ -42,9 +41,7 @@ DISTANCES = (5.0, 10.0, 15.0, 20.0)
 def undertrained_samples(epochs: int, n: int, seed: int) -> np.ndarray:
     import torch
 
-    sys.path.insert(0, str(ROOT / "stages"))
-    from _params import artifacts, load
-
+    from ddpm_lab.config import load, pipeline_paths
     from ddpm_lab.sampler import SamplerConfig, generate
     from ddpm_lab.schedule import NoiseSchedule
     from ddpm_lab.training import TrainConfig, train
@@ -55,7 +52,7 @@ def undertrained_samples(epochs: int, n: int, seed: int) -> np.ndarray:
         {"schedule": NoiseSchedule.linear, "model": UNetConfig, "train": TrainConfig, "sampler": SamplerConfig},
     )
     torch.manual_seed(cfg.train.seed)
-    images = torch.from_numpy(np.load(artifacts(ROOT)["train_images"])["images"])
+    images = torch.from_numpy(np.load(pipeline_paths(ROOT)["train_images"])["images"])
     state = train(UNet(cfg.model, cfg.schedule), cfg.schedule, images, dataclasses.replace(cfg.train, epochs=epochs))
     net = (state.ema if cfg.sampler.use_ema else state.model).eval()
     return generate(net, cfg.schedule, n, cfg.sampler, seed=seed, mean_image=images.mean(0))

@@ -21,12 +21,11 @@ from pathlib import Path
 
 import numpy as np
 
+from grader.batch import Settings, grade_class, local_shape
+
+from _machine import cpu_model  # a sibling: scripts/ is sys.path[0]
+
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-from _machine import cpu_model  # noqa: E402 (a sibling: scripts/ is sys.path[0])
-
-from grader.batch import Settings, grade_class, local_shape  # noqa: E402
 
 
 def make_submissions(source: Path, folder: Path, count: int) -> list[str]:

@@ -22,15 +22,13 @@ import datetime
 import json
 import os
 import re
-import sys
 from pathlib import Path
 
+from ddpm_lab import io
+
+from _machine import cpu_model  # a sibling: scripts/ is sys.path[0]
+
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-from _machine import cpu_model  # noqa: E402 (a sibling: scripts/ is sys.path[0])
-
-from ddpm_lab import io  # noqa: E402
 
 
 def stages_run(log: str) -> list[str]:

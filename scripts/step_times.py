@@ -13,22 +13,19 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import sys
 import time
 from pathlib import Path
 
 import torch
 
+from ddpm_lab.config import ParamError
+from ddpm_lab.schedule import NoiseSchedule, q_sample
+from ddpm_lab.training import TrainConfig
+from ddpm_lab.unet import UNet, UNetConfig, count_parameters
+
+from _overrides import configs_with, parse_pairs
+
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "stages"))
-sys.path.insert(0, str(ROOT))
-
-from _overrides import configs_with, parse_pairs  # noqa: E402
-from _params import ParamError  # noqa: E402
-
-from ddpm_lab.schedule import NoiseSchedule, q_sample  # noqa: E402
-from ddpm_lab.training import TrainConfig  # noqa: E402
-from ddpm_lab.unet import UNet, UNetConfig, count_parameters  # noqa: E402
 
 
 def parse_overrides(text: str) -> dict:

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import sys
 import textwrap
 import time
 from pathlib import Path
@@ -31,22 +30,20 @@ import numpy as np
 import torch
 import yaml
 
+from ddpm_lab import data, fid, inception, io, plots
+from ddpm_lab.config import Device, Fid, Mnist, ParamError, pipeline_paths
+from ddpm_lab.progress import Bar
+from ddpm_lab.sampler import SamplerConfig, generate
+from ddpm_lab.schedule import NoiseSchedule
+from ddpm_lab.streams import seed_of
+from ddpm_lab.training import TrainConfig, train
+from ddpm_lab.unet import UNet, UNetConfig, count_parameters, load_trained
+
+from _overrides import configs_with, parse_pairs
+
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "stages"))
 
-from _overrides import configs_with, parse_pairs  # noqa: E402
-from _params import Device, Fid, Mnist, ParamError, artifacts  # noqa: E402
-
-from ddpm_lab import data, fid, inception, io, plots  # noqa: E402
-from ddpm_lab.progress import Bar  # noqa: E402
-from ddpm_lab.sampler import SamplerConfig, generate  # noqa: E402
-from ddpm_lab.schedule import NoiseSchedule  # noqa: E402
-from ddpm_lab.streams import seed_of  # noqa: E402
-from ddpm_lab.training import TrainConfig, train  # noqa: E402
-from ddpm_lab.unet import UNet, UNetConfig, count_parameters, load_trained  # noqa: E402
-
-PATHS = artifacts(ROOT)
+PATHS = pipeline_paths(ROOT)
 FLOOR = "real images (floor)"
 TRAINED = "the pipeline's model (dvc repro)"
 TRAINED_SAMPLED = "the pipeline's model sampled with {}"

@@ -7,8 +7,8 @@ A stage script is a function of its typed configs and its paths::
 
 Its paths come from the command line (``--images data/mnist/train.npz``), as dvc.yaml's ``cmd`` passes them,
 so each artifact's path is written once, in dvc.yaml's ``vars``; what a stage writes to ``reports/`` is declared
-in ``ddpm_lab/artifacts.py`` and written through it. This wrapper makes the library importable, builds the
-configs from params.yaml (every problem at once, before any work: see ``_params``), checks that every input
+in ``ddpm_lab/artifacts.py`` and written through it. This wrapper checks that the library is this checkout's, builds the
+configs from params.yaml (every problem at once, before any work: see ``ddpm_lab.config``), checks that every input
 exists, times the work, writes the metrics the work returns (with the run's seed) atomically to
 ``reports/<stage>/metrics.json``, and turns the failures a person can act on into one line: among them a
 function of the student edition that is still a stub (``NotImplementedError``), named with its file and line.
@@ -28,16 +28,14 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
 _elsewhere = [
     m.__file__ for name, m in sys.modules.items() if name.startswith("ddpm_lab.") and ROOT not in Path(m.__file__).parents
 ]
 if _elsewhere:  # another checkout's library (an editable install) would run instead of this one's
-    sys.exit(f"{_elsewhere[0]} was imported before stages/_common.py: a stage script imports _common first")
-
-from _params import ParamError, load  # noqa: E402
+    sys.exit(f"{_elsewhere[0]}: another checkout's library; run the stage from this one's root, `python -m stages.<name>`")
 
 from ddpm_lab import artifacts  # noqa: E402
+from ddpm_lab.config import ParamError, load  # noqa: E402  (after the check above)
 from ddpm_lab.errors import InceptionUnavailable, MnistUnavailable, TrainingDiverged  # noqa: E402
 
 # failures with a message a person can act on: one line, no traceback
@@ -54,7 +52,7 @@ def stage(
     def wrap(work):
         @functools.wraps(work)
         def main(argv: list[str] | None = None) -> None:
-            parser = argparse.ArgumentParser(prog=f"stages/{name}.py", description=sys.modules[work.__module__].__doc__)
+            parser = argparse.ArgumentParser(prog=f"python -m stages.{name}", description=sys.modules[work.__module__].__doc__)
             for arg in (*inputs, *outputs):
                 parser.add_argument(f"--{arg.replace('_', '-')}", type=Path, required=True, metavar="PATH")
             paths = parser.parse_args(argv)

@@ -1,12 +1,11 @@
 """The grader's digit classifier, trained on the 60,000 MNIST training images prepared as Task 3 prepares
 them and measured on the 10,000 test images. Its weights ship with the grader (committed, not cached)."""
 
-from _common import stage
-from _params import ClassifierData, Mnist
-
 from ddpm_lab import data, io
+from ddpm_lab.config import ClassifierData, Mnist
 from ddpm_lab.progress import Bar
 from grader import classifier
+from stages._common import stage
 
 
 @stage(

@@ -2,11 +2,11 @@
 same reference, the best a generator can score at that sample size."""
 
 import numpy as np
-from _common import stage
-from _params import Device, FidFloor
 
 from ddpm_lab import fid, inception, io
+from ddpm_lab.config import Device, FidFloor
 from ddpm_lab.progress import Bar
+from stages._common import stage
 
 
 @stage(

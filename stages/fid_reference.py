@@ -7,11 +7,11 @@ still in memory: the Fréchet distance between the two, and the FID of the first
 """
 
 import numpy as np
-from _common import stage
-from _params import Device, FidReference
 
 from ddpm_lab import fid, inception, io
+from ddpm_lab.config import Device, FidReference
 from ddpm_lab.progress import Bar
+from stages._common import stage
 
 
 @stage(

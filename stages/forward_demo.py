@@ -2,12 +2,12 @@
 
 import numpy as np
 import torch
-from _common import stage
-from _params import ForwardDemo
 
 from ddpm_lab import artifacts, forward_demo, plots
+from ddpm_lab.config import ForwardDemo
 from ddpm_lab.schedule import NoiseSchedule
 from ddpm_lab.streams import seed_of
+from stages._common import stage
 
 
 @stage("forward_demo", configs={"schedule": NoiseSchedule.linear, "forward_demo": ForwardDemo}, inputs=["train_images"])

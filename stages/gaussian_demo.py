@@ -1,11 +1,11 @@
 """Task 1: samples of a standard 2-D normal against its density, eq. (5)."""
 
 import torch
-from _common import stage
-from _params import GaussianDemo
 
 from ddpm_lab import artifacts, gaussian, plots
+from ddpm_lab.config import GaussianDemo
 from ddpm_lab.streams import seed_of
+from stages._common import stage
 
 
 @stage("gaussian_demo", configs={"gaussian_demo": GaussianDemo})

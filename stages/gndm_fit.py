@@ -1,11 +1,11 @@
 """Task 2: fit the mean of a white normal (GNDM, eq. 22) to samples of N([1, 2], I) by gradient descent."""
 
 import torch
-from _common import stage
-from _params import Gndm
 
 from ddpm_lab import artifacts, gaussian, plots
+from ddpm_lab.config import Gndm
 from ddpm_lab.streams import seed_of
+from stages._common import stage
 
 
 @stage("gndm_fit", configs={"gndm": Gndm})

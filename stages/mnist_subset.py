@@ -1,9 +1,8 @@
 """Task 3: a class-balanced MNIST subset at 32x32 in [-1, 1], and the images FID compares against."""
 
-from _common import stage
-from _params import Mnist
-
 from ddpm_lab import artifacts, data, io, plots
+from ddpm_lab.config import Mnist
+from stages._common import stage
 
 
 @stage(

@@ -6,15 +6,15 @@ from dataclasses import asdict
 
 import numpy as np
 import torch
-from _common import stage
-from _params import Device, SampleGrid
 
 from ddpm_lab import artifacts, plots, weights
+from ddpm_lab.config import Device, SampleGrid
 from ddpm_lab.progress import Bar
 from ddpm_lab.sampler import SamplerConfig, Trajectory, generate
 from ddpm_lab.schedule import NoiseSchedule
 from ddpm_lab.streams import seed_of
 from ddpm_lab.unet import UNetConfig, load_trained
+from stages._common import stage
 
 
 @stage(

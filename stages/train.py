@@ -8,15 +8,15 @@ import time
 
 import numpy as np
 import torch
-from _common import stage
-from _params import Device
 
 from ddpm_lab import artifacts, io, plots
+from ddpm_lab.config import Device
 from ddpm_lab.progress import Bar
 from ddpm_lab.schedule import NoiseSchedule
 from ddpm_lab.streams import seed_of
 from ddpm_lab.training import TrainConfig, train
 from ddpm_lab.unet import UNet, UNetConfig, count_parameters
+from stages._common import stage
 
 
 @stage(

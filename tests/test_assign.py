@@ -245,7 +245,7 @@ def test_two_students_get_two_seeds_and_two_sample_sets(tmp_path):
         assign.write_edition(out, assign.seed_for(student))
         assert yaml.safe_load((out / "params.yaml").read_text())["seed"] == assign.seed_for(student)
         assert f"Your seed is **{assign.seed_for(student)}**" in (out / "README.md").read_text()
-        subprocess.run([sys.executable, "stages/gaussian_demo.py"], cwd=out, check=True, env=env(), capture_output=True)
+        subprocess.run([sys.executable, "-m", "stages.gaussian_demo"], cwd=out, check=True, env=env(), capture_output=True)
         metrics = yaml.safe_load((out / "reports/gaussian_demo/metrics.json").read_text())
         assert metrics["seed"] == assign.seed_for(student)
         samples[student] = (out / "reports/gaussian_demo/samples.csv").read_text()

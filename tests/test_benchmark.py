@@ -73,13 +73,43 @@ def test_benchmark_times_the_unet_of_another_params_file_alone(tmp_path):
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300, env={**os.environ, "OMP_NUM_THREADS": "1"})
     assert proc.returncode == 0, proc.stderr[-3000:]
     result = json.loads(out.read_text())
-    sys.path.insert(0, str(ROOT))
     from ddpm_lab.unet import UNet, UNetConfig, count_parameters
 
     small = UNetConfig(base_channels=8, channel_mults=(1, 2), patch_size=params["model"]["patch_size"])
     assert result["ours"]["parameters"] == count_parameters(UNet(small))
     assert result["ours"]["train_images_per_s"] > 0 and result["settings"]["params"] == str(other)
     assert "peer" not in result and "inception" not in result
+
+
+@pytest.mark.slow
+def test_levers_time_each_speed_lever_against_fp32_eager_and_bf16_only_where_native(tmp_path):
+    """--levers: the lever sets asked for are timed in one run against fp32 eager (torch.compile's path is
+    tests/test_speed.py's: it compiles for minutes), the ratios of the pipeline's default path against fp32 eager are
+    written, and bf16 is taken exactly where the CPU has it."""
+    from ddpm_lab.speed import native_bf16
+
+    params = yaml.safe_load((ROOT / "params.yaml").read_text())
+    params["model"].update(base_channels=8, full_res_channels=0)
+    params["train"]["batch_size"], params["sampler"]["batch_size"] = 4, 2
+    tiny, out = tmp_path / "params.yaml", tmp_path / "bench.json"
+    tiny.write_text(yaml.safe_dump(params))
+    cmd = [sys.executable, str(ROOT / "scripts/benchmark.py"), "--out", str(out), "--params", str(tiny), "--skip-peer"]
+    cmd += ["--skip-inception", "--train-batch", "2", "--train-steps", "1", "--sample-batches", "2", "--sample-steps", "1"]
+    cmd += ["--levers", "--lever-rounds", "1", "--lever-train-steps", "1", "--lever-sample-steps", "1", "--lever-keys"]
+    cmd += ["channels_last", "bf16", "half_batch", "double_batch"]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=900, env={**os.environ, "OMP_NUM_THREADS": "2"})
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    result = json.loads(out.read_text())
+    levers = result["levers"]
+    assert list(levers) == ["fp32_eager", "channels_last", "bf16", "half_batch", "double_batch"]  # fp32 eager always first
+    assert [levers[k]["train_batch"] for k in ("half_batch", "fp32_eager", "double_batch")] == [2, 4, 8]
+    assert levers["fp32_eager"]["train_vs_fp32_eager"] == 1.0
+    ratios = result["ratios"]
+    assert ratios["train_vs_fp32_eager"] == levers["channels_last"]["train_vs_fp32_eager"] > 0
+    assert ratios["sample_vs_fp32_eager"] == levers["channels_last"]["sample_vs_fp32_eager"] > 0
+    native = native_bf16()
+    assert result["cpu_native_bf16"] is native
+    assert levers["bf16"]["bf16_taken"] is native and bool(levers["bf16"]["notes"]) is not native
 
 
 def test_step_times_compares_variants_of_the_params_in_one_process(tmp_path):
@@ -97,7 +127,6 @@ def test_step_times_compares_variants_of_the_params_in_one_process(tmp_path):
     assert proc.returncode == 0, proc.stderr[-3000:]
     rows = {line.split()[0]: line.split()[1:] for line in proc.stdout.splitlines()[2:]}
     assert list(rows) == ["params.yaml", "model.full_res_stem_block=true"]
-    sys.path.insert(0, str(ROOT))
     from ddpm_lab.unet import UNet, UNetConfig, count_parameters
 
     lean = UNetConfig(base_channels=8, channel_mults=(1, 2), patch_size=2, full_res_channels=8, full_res_stem_block=False)
@@ -142,12 +171,10 @@ def test_gpu_check_runs_end_to_end_on_a_cpu_at_tiny_sizes(tmp_path):
 def test_overrides_read_values_as_yaml_and_break_the_stages_rules_loudly(monkeypatch):
     """scripts/_overrides.py: `-S`-style pairs become dotted keys with YAML values; a variant is built and checked
     by the stages' own rules, every broken one named by its key alone."""
-    for folder in (ROOT, ROOT / "stages", ROOT / "scripts"):
-        monkeypatch.syspath_prepend(str(folder))
-    from _overrides import configs_with, parse_pairs
-    from _params import ParamError
-
+    from ddpm_lab.config import ParamError
     from ddpm_lab.sampler import SamplerConfig
+
+    from _overrides import configs_with, parse_pairs
 
     pairs = parse_pairs(["steps=500", "use_ema=false", "eta=1.3"], prefix="sampler.")
     assert pairs == {"sampler.steps": 500, "sampler.use_ema": False, "sampler.eta": 1.3}

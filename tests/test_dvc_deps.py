@@ -6,7 +6,6 @@ params.yaml keys behind the configs it builds."""
 import ast
 import importlib
 import re
-import sys
 from pathlib import Path
 
 import pytest
@@ -16,7 +15,6 @@ ROOT = Path(__file__).resolve().parent.parent
 PIPELINE = yaml.safe_load((ROOT / "dvc.yaml").read_text())
 STAGES = PIPELINE["stages"]
 PATHS = next(v["paths"] for v in PIPELINE["vars"] if "paths" in v)
-HELPERS = {"_common": "stages/_common.py", "_params": "stages/_params.py"}
 
 
 def resolve(text: str) -> str:
@@ -34,7 +32,8 @@ def entries(stage: dict, kind: str) -> set[str]:
 
 
 def imported_modules(path: Path) -> set[str]:
-    """Every ddpm_lab module and stage helper imported anywhere in ``path``, function bodies included."""
+    """Every module of the project (library, grader, stage helpers) imported anywhere in ``path``, function bodies
+    included."""
     found = set()
     for node in ast.walk(ast.parse(path.read_text())):
         if isinstance(node, ast.ImportFrom) and node.module:
@@ -42,8 +41,10 @@ def imported_modules(path: Path) -> set[str]:
                 found |= {f"ddpm_lab/{alias.name}.py" for alias in node.names}
             elif node.module.startswith("ddpm_lab."):
                 found.add(node.module.replace(".", "/") + ".py")
-            elif node.module in HELPERS:
-                found.add(HELPERS[node.module])
+            elif node.module == "grader":
+                found |= {f"grader/{alias.name}.py" for alias in node.names}
+            elif node.module.startswith(("stages.", "grader.")):
+                found.add(node.module.replace(".", "/") + ".py")
         elif isinstance(node, ast.Import):
             found |= {a.name.replace(".", "/") + ".py" for a in node.names if a.name.startswith("ddpm_lab.")}
     return {m for m in found if (ROOT / m).exists()}
@@ -60,16 +61,19 @@ def closure(script: str) -> set[str]:
 
 
 def script_of(name: str) -> str:
-    return STAGES[name]["cmd"].split()[1]
+    """The stage's script: dvc.yaml runs it as ``python -m stages.<name>``."""
+    python, flag, module = STAGES[name]["cmd"].split()[:3]
+    assert (python, flag) == ("python", "-m"), STAGES[name]["cmd"]
+    return module.replace(".", "/") + ".py"
 
 
 def stage_main(name: str):
-    sys.path.insert(0, str(ROOT / "stages"))
-    return importlib.import_module(name).main
+    return importlib.import_module(f"stages.{name}").main
 
 
 def test_the_import_scan_sees_helpers_and_nested_imports():
-    assert {"stages/_common.py", "stages/_params.py", "ddpm_lab/rules.py"} <= closure("stages/gaussian_demo.py")
+    assert {"stages/_common.py", "ddpm_lab/config.py", "ddpm_lab/rules.py"} <= closure("stages/gaussian_demo.py")
+    assert "grader/classifier.py" in closure("stages/digit_classifier.py")
     assert "ddpm_lab/unet.py" in closure("stages/fid.py")  # through ddpm_lab.sampler
     assert "ddpm_lab/training.py" not in closure("stages/fid.py")  # sampling does not run the training code
 
@@ -95,7 +99,7 @@ def test_every_path_handed_to_a_stage_is_a_dep_or_an_out(name):
 
 @pytest.mark.parametrize("name", sorted(STAGES))
 def test_stage_params_are_the_keys_behind_its_configs(name):
-    from _params import FIELDS, leaf_keys
+    from ddpm_lab.config import FIELDS, leaf_keys
 
     params = yaml.safe_load((ROOT / "params.yaml").read_text())
     listed = set()

@@ -1,4 +1,4 @@
-"""params.yaml → typed configs (stages/_params.py): every problem named at once, one line each, before any work."""
+"""params.yaml → typed configs (ddpm_lab/config.py): every problem named at once, one line each, before any work."""
 
 import copy
 import shutil
@@ -18,11 +18,10 @@ from grader.classifier import ClassifierConfig
 
 
 @pytest.fixture(scope="module")
-def settings(root):
-    sys.path.insert(0, str(root / "stages"))
-    import _params
+def settings():
+    from ddpm_lab import config
 
-    return _params
+    return config
 
 
 @pytest.fixture(scope="module")
@@ -161,7 +160,7 @@ def test_a_stage_refuses_bad_params_before_any_work(root, tmp_path, good):
     params["model"]["patch_size"] = 0
     copy_stages(root, tmp_path, yaml.safe_dump(params))
     run = subprocess.run(
-        [sys.executable, "stages/train.py", "--train-images", "nowhere.npz", "--model", "m.pt", "--resume", "r.pt"],
+        [sys.executable, "-m", "stages.train", "--train-images", "nowhere.npz", "--model", "m.pt", "--resume", "r.pt"],
         cwd=tmp_path,
         capture_output=True,
         text=True,
@@ -176,7 +175,7 @@ def test_a_stage_refuses_bad_params_before_any_work(root, tmp_path, good):
 
 def test_a_stage_with_a_broken_params_file_says_where_in_one_line(root, tmp_path):
     copy_stages(root, tmp_path, (root / "params.yaml").read_text().replace("channel_mults: [1, 2]", "channel_mults: [1, 2"))
-    run = subprocess.run([sys.executable, "stages/gaussian_demo.py"], cwd=tmp_path, capture_output=True, text=True)
+    run = subprocess.run([sys.executable, "-m", "stages.gaussian_demo"], cwd=tmp_path, capture_output=True, text=True)
     lines = run.stderr.strip().splitlines()
     assert run.returncode == 1 and len(lines) == 1
     assert lines[0].startswith("params.yaml:") and "YAML syntax error" in lines[0] and "flow sequence at line" in lines[0]
@@ -187,7 +186,8 @@ def test_a_stage_names_each_missing_input_in_one_line(root, tmp_path):
     run = subprocess.run(
         [
             sys.executable,
-            "stages/fid_floor.py",
+            "-m",
+            "stages.fid_floor",
             "--floor-images",
             "a.npz",
             "--reference-stats",

@@ -13,10 +13,9 @@ import numpy as np
 import pytest
 import yaml
 
-pytestmark = pytest.mark.slow  # the pipeline under DVC, for real: minutes
+from ddpm_lab.config import pipeline_paths as artifacts  # dvc.yaml's paths
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "stages"))
-from _params import artifacts  # noqa: E402  (dvc.yaml's paths)
+pytestmark = pytest.mark.slow  # the pipeline under DVC, for real: minutes
 
 PROJECT_FILES = ("stages", "ddpm_lab", "grader", "scripts", "dvc.yaml", "params.yaml", ".gitignore", "pyproject.toml")
 
@@ -332,8 +331,7 @@ def collect(node, file_key, field):
 
 
 def test_ablation_plan_covers_every_lever_raw_weights_and_respacing():
-    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "scripts"))
-    import ablation
+    import ablation  # scripts/ (pyproject's pythonpath)
 
     rows = ablation.plan([500, 100, 50], None)
     assert {lever for w, s, lever in rows if (w, s) == ("ema", 500)} == set(ablation.LEVERS)
@@ -437,11 +435,11 @@ def test_training_ablation_draws_a_larger_floor_outside_the_subset(project, tmp_
     subset; up to 20 it is the pipeline's own."""
     drawn = tmp_path / "floors.npz"
     code = (
-        "import sys, numpy as np; sys.path.insert(0, 'scripts'); import training_ablation as t; "
+        "import numpy as np; import training_ablation as t; "
         "cfg = t.configs(t.ROOT / 'params.yaml', {}, None); "
         f"np.savez({str(drawn)!r}, small=t.floor_images(cfg, 12), large=t.floor_images(cfg, 50))"
     )
-    run([sys.executable, "-c", code], project, timeout=300)
+    run([sys.executable, "-c", code], project / "scripts", timeout=300)  # scripts/ first on sys.path, as when one runs
     with np.load(drawn) as f, np.load(project / "data/mnist/floor.npz") as pipeline:
         small, large, own = f["small"], f["large"], pipeline["images"]
     with np.load(project / "reports/mnist_subset/subset.npz") as subset:

@@ -8,10 +8,10 @@ import yaml
 
 LOG = """Collecting torch
 Running stage 'gaussian_demo':
-> python stages/gaussian_demo.py
+> python -m stages.gaussian_demo
 gaussian_demo: done in 0.2 s
 Running stage 'train':
-> python stages/train.py
+> python -m stages.train
 Updating lock file 'dvc.lock'
 
 real\t61m3.250s
@@ -64,7 +64,7 @@ def test_an_update_replaces_the_rerun_stages_and_moves_the_wall_time(root, tmp_p
         "stages_seconds_total": 1400.25,
     }
     out.write_text(json.dumps(before))
-    (tmp_path / "rerun.log").write_text("Running stage 'train':\n> python stages/train.py\n")
+    (tmp_path / "rerun.log").write_text("Running stage 'train':\n> python -m stages.train\n")
 
     def update(log):
         script = root / "scripts" / "repro_times.py"

@@ -92,7 +92,6 @@ def test_divergence_stops_at_once_and_keeps_the_last_good_checkpoint(tmp_path):
 
 KILL_SCRIPT = r"""
 import sys, torch
-sys.path.insert(0, sys.argv[1])
 from pathlib import Path
 from ddpm_lab.schedule import NoiseSchedule
 from ddpm_lab.training import TrainConfig, train

@@ -1,5 +1,9 @@
 """params.yaml → the typed configs a stage runs with, built once, before any work starts.
 
+The one module that knows params.yaml's layout (as ``ddpm_lab.artifacts`` is the one that knows reports/'s): the
+stages, the scripts and the tests import it as ``ddpm_lab.config``; the rest of the library takes the configs it
+builds and never reads params.yaml.
+
 Every key of params.yaml is read here and only here, each named once in ``FIELDS`` beside the config field
 it fills. A stage asks for the configs it needs: the library's own dataclasses (``UNetConfig``,
 ``TrainConfig``, …, passed in by the stage, so its imports say what it runs) or the small stage settings
@@ -279,7 +283,7 @@ def load(path: Path, builders: dict[str, Callable[..., Any]]) -> SimpleNamespace
     return SimpleNamespace(**built)
 
 
-def artifacts(root: Path) -> dict[str, Path]:
+def pipeline_paths(root: Path) -> dict[str, Path]:
     """The artifact paths dvc.yaml names once in its ``vars`` (``paths``), under ``root``: for the scripts that
     read the pipeline's outputs outside DVC."""
     for entry in yaml.safe_load((Path(root) / "dvc.yaml").read_text()).get("vars", []):
