@@ -6,9 +6,10 @@
 2. ``repro``: a full ``dvc repro`` at the lab's settings (the sampler's and Inception's batches raised) in a fresh
    copy of the project (no DVC cache, the MNIST files linked in), its wall time and each stage's own seconds.
 
-On the GPU machine (the project's packages that its image lacks carried as wheels; docs/benchmark.md):
+On the GPU machine (the project's packages that its image lacks carried as wheels; docs/benchmark.md), with the
+project importable from its root (``scripts/setup.sh`` installs it; without that, ``PYTHONPATH=.``):
 
-    python scripts/gpu_check.py --out $OUT/gpu.json
+    PYTHONPATH=. python scripts/gpu_check.py --out $OUT/gpu.json
 
 Tried end to end on a CPU first, at tiny sizes (every stage of the pipeline runs, a few seconds each):
 

@@ -319,7 +319,7 @@ BREAKAGES = {
     ),
     "unbalanced subset": (
         lambda r: np.savez(
-            r / "mnist_subset/subset.npz", images=np.zeros((3000, 32, 32), np.uint8), labels=np.zeros(3000, np.int64)
+            r / "mnist_subset/subset.npz", images=np.zeros((3000, 32, 32), np.uint8), labels=np.zeros(3000, np.uint8)
         ),
         "task3.balanced_subset",
         "per digit",
