@@ -54,38 +54,70 @@ def peer_model():
     return lambda x, t: net(x, t).sample, net
 
 
-def train_rate(model_fn, module, schedule, batch, steps, device):
-    opt = torch.optim.Adam(module.parameters(), lr=1e-3)
-    x0 = torch.rand(batch, 1, 32, 32, device=device) * 2 - 1
+class TrainTimer:
+    """Training steps (eq. 27 + eq. 38, Adam) of one model at one batch size; the caller puts it in train mode."""
 
-    def step():
-        t = torch.randint(1, schedule.steps + 1, (batch,))
-        noise = torch.randn_like(x0)
-        loss = (model_fn(q_sample(schedule, x0, t, noise), t.to(device)) - noise).square().mean()
-        opt.zero_grad(set_to_none=True)
+    def __init__(self, model_fn, module, schedule, batch, device) -> None:
+        self.model_fn, self.schedule, self.device = model_fn, schedule, device
+        self.opt = torch.optim.Adam(module.parameters(), lr=1e-3)
+        self.x0 = torch.rand(batch, 1, 32, 32, device=device) * 2 - 1
+
+    def step(self) -> None:
+        t = torch.randint(1, self.schedule.steps + 1, (len(self.x0),))
+        noise = torch.randn_like(self.x0)
+        loss = (self.model_fn(q_sample(self.schedule, self.x0, t, noise), t.to(self.device)) - noise).square().mean()
+        self.opt.zero_grad(set_to_none=True)
         loss.backward()
-        opt.step()
+        self.opt.step()
 
-    step()  # warm-up
-    sync(device)
-    start = time.perf_counter()
-    for _ in range(steps):
-        step()
-    sync(device)
-    return batch * steps / (time.perf_counter() - start)
+    def first(self) -> float:
+        start = time.perf_counter()
+        self.step()
+        sync(self.device)
+        return time.perf_counter() - start
+
+    def rate(self, steps: int) -> float:
+        start = time.perf_counter()
+        for _ in range(steps):
+            self.step()
+        sync(self.device)
+        return len(self.x0) * steps / (time.perf_counter() - start)
 
 
-@torch.no_grad()
+class SampleTimer:
+    """Sampler steps of eq. (33) of one model, as images/s through the full T-step sampler; the caller puts it in
+    eval mode."""
+
+    def __init__(self, model_fn, schedule, batch, device) -> None:
+        self.model_fn, self.schedule, self.batch, self.device = model_fn, schedule, batch, device
+
+    @torch.no_grad()
+    def run(self, steps: int) -> float:
+        """Seconds of ``steps`` real sampler steps (the first ``steps`` of the schedule)."""
+        cfg = SamplerConfig(steps=steps, batch_size=self.batch)
+        sub = NoiseSchedule.from_alphas(self.schedule.alphas[: steps + 1])
+        start = time.perf_counter()
+        sample(self.model_fn, sub, self.batch, (1, 32, 32), cfg, device=self.device)
+        sync(self.device)
+        return time.perf_counter() - start
+
+    def first(self) -> float:
+        return self.run(1)
+
+    def rate(self, steps: int) -> float:
+        return self.batch / (self.run(steps) / steps * self.schedule.steps)
+
+
+def train_rate(model_fn, module, schedule, batch, steps, device):
+    timer = TrainTimer(model_fn, module, schedule, batch, device)
+    timer.first()  # warm-up
+    return timer.rate(steps)
+
+
 def sample_rate(model_fn, schedule, batch, steps, device):
-    cfg = SamplerConfig(steps=steps, batch_size=batch)
-    sub = NoiseSchedule.from_alphas(schedule.alphas[: steps + 1])  # `steps` real sampler steps
-    sample(model_fn, sub, batch, (1, 32, 32), cfg, device=device)  # warm-up
-    sync(device)
-    start = time.perf_counter()
-    sample(model_fn, sub, batch, (1, 32, 32), cfg, device=device)
-    sync(device)
-    per_step = (time.perf_counter() - start) / steps
-    return batch / (per_step * schedule.steps)
+    timer = SampleTimer(model_fn, schedule, batch, device)
+    timer.run(steps)  # warm-up
+    return timer.rate(steps)
 
 
 def best_sample_rate(model_fn, schedule, batches, steps, device) -> dict:
@@ -175,19 +207,23 @@ def lever_rates(
         prepared = prepare(model, levers, device)
         batch = max(1, round(train_batch * scale))
         trainer = TrainTimer(prepared, model, schedule, batch, device)
-        sampler = SampleTimer(prepared, model, schedule, sample_batch, device)
+        sampler = SampleTimer(prepared, schedule, sample_batch, device)
         runs[name] = {"label": label, "levers": asdict(levers), "train_batch": batch, "bf16_taken": prepared.bf16}
         runs[name]["notes"] = prepared.notes
+        model.train()
         runs[name]["first_train_step_seconds"] = trainer.first()
+        model.eval()
         runs[name]["first_sample_step_seconds"] = sampler.first()
-        runs[name]["timers"] = (trainer, sampler, levers.threads or threads)
+        runs[name]["timers"] = (model, trainer, sampler, levers.threads or threads)
         print(f"levers: {name} ready", flush=True)
     rates = {name: {"train": [], "sample": []} for name in runs}
     for _ in range(rounds):
         for name, run in runs.items():
-            trainer, sampler, n_threads = run["timers"]
+            model, trainer, sampler, n_threads = run["timers"]
             torch.set_num_threads(n_threads)
+            model.train()
             rates[name]["train"].append(trainer.rate(train_steps))
+            model.eval()
             rates[name]["sample"].append(sampler.rate(sample_steps))
     torch.set_num_threads(threads)
     out = {}
@@ -204,61 +240,6 @@ def lever_rates(
         run["train_vs_fp32_eager"] = run["train_images_per_s"] / base["train_images_per_s"]
         run["sample_vs_fp32_eager"] = run["sample_images_per_s"] / base["sample_images_per_s"]
     return out
-
-
-class TrainTimer:
-    """Training steps (eq. 27 + eq. 38, Adam) of one prepared model at one batch size."""
-
-    def __init__(self, prepared, module, schedule, batch, device) -> None:
-        self.prepared, self.schedule, self.device = prepared, schedule, device
-        self.opt = torch.optim.Adam(module.parameters(), lr=1e-4)
-        self.x0 = torch.rand(batch, 1, 32, 32, device=device) * 2 - 1
-        self.module = module
-
-    def step(self) -> None:
-        self.module.train()
-        t = torch.randint(1, self.schedule.steps + 1, (len(self.x0),))
-        noise = torch.randn_like(self.x0)
-        loss = (self.prepared(q_sample(self.schedule, self.x0, t, noise), t.to(self.device)) - noise).square().mean()
-        self.opt.zero_grad(set_to_none=True)
-        loss.backward()
-        self.opt.step()
-
-    def first(self) -> float:
-        start = time.perf_counter()
-        self.step()
-        sync(self.device)
-        return time.perf_counter() - start
-
-    def rate(self, steps: int) -> float:
-        start = time.perf_counter()
-        for _ in range(steps):
-            self.step()
-        sync(self.device)
-        return len(self.x0) * steps / (time.perf_counter() - start)
-
-
-class SampleTimer:
-    """Sampler steps of eq. (33) of one prepared model, as images/s through the full T-step sampler."""
-
-    def __init__(self, prepared, module, schedule, batch, device) -> None:
-        self.prepared, self.module, self.schedule, self.batch, self.device = prepared, module, schedule, batch, device
-
-    @torch.no_grad()
-    def run(self, steps: int) -> float:
-        self.module.eval()
-        cfg = SamplerConfig(steps=steps, batch_size=self.batch)
-        sub = NoiseSchedule.from_alphas(self.schedule.alphas[: steps + 1])
-        start = time.perf_counter()
-        sample(self.prepared, sub, self.batch, (1, 32, 32), cfg, device=self.device)
-        sync(self.device)
-        return time.perf_counter() - start
-
-    def first(self) -> float:
-        return self.run(1)
-
-    def rate(self, steps: int) -> float:
-        return self.batch / (self.run(steps) / steps * self.schedule.steps)
 
 
 def sync(device):
