@@ -72,6 +72,18 @@ class SamplerConfig:
         )
 
 
+LAB_LITERAL = {
+    "steps": None,
+    "spacing_power": 1.0,
+    "start": "standard_normal",
+    "variance": "posterior",
+    "clip_x0": False,
+    "eta": 1.0,
+}
+"""The sampler as the lab writes eq. (33): every one of the T steps, x_T from N(0, I), the posterior variance
+σ_q²(t), x̂_0 unclipped, fresh noise at σ_q: ``dataclasses.replace(config, **LAB_LITERAL)``."""
+
+
 def respaced(schedule: NoiseSchedule, steps: int | None, power: float = 1.0) -> tuple[NoiseSchedule, torch.Tensor]:
     """The schedule on ``steps`` timesteps 0 = τ_0 < τ_1 < … < τ_S = T, and the original timestep of each.
 

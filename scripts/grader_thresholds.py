@@ -7,7 +7,9 @@ statistics. The sets:
 
 - real MNIST test images (what a perfect generator would score), and training images of the subset (a forgery)
 - the committed run's FID samples (reports/fid/samples.npz)
-- any other saved samples given with --samples LABEL=PATH (e.g. the lab's literal sampler)
+- with --literal-sampler, the committed model sampled as the lab writes eq. (33): every one of the 500 steps,
+  x_T from N(0, I) (``ddpm_lab.sampler.LAB_LITERAL``)
+- any other saved samples given with --samples LABEL=PATH
 - an undertrained model: --undertrained-epochs N trains the pipeline's U-Net for N epochs (params.yaml otherwise)
   and samples it with the pipeline's sampler
 - noise: random pixels, 0 or 255, with MNIST's mean pixel
@@ -15,7 +17,7 @@ statistics. The sets:
 With --fid, the FID of the models' samples too (not of the real images: the test images are part of the
 reference).
 
-    python scripts/grader_thresholds.py --samples "lab's literal sampler=/tmp/literal.npz" --undertrained-epochs 10 40 --fid
+    python scripts/grader_thresholds.py --literal-sampler --undertrained-epochs 10 40 --fid   # about 70 min, 2 cores
 """
 
 from __future__ import annotations
@@ -36,26 +38,54 @@ from grader.runner import load_rubric
 ROOT = Path(__file__).resolve().parent.parent
 
 DISTANCES = (5.0, 10.0, 15.0, 20.0)
+LITERAL = "the committed model, lab's literal sampler (500 steps from N(0, I))"
+
+
+def pipeline_configs():
+    from ddpm_lab.config import load
+    from ddpm_lab.sampler import SamplerConfig
+    from ddpm_lab.schedule import NoiseSchedule
+    from ddpm_lab.training import TrainConfig
+    from ddpm_lab.unet import UNetConfig
+
+    return load(
+        ROOT / "params.yaml",
+        {"schedule": NoiseSchedule.linear, "model": UNetConfig, "train": TrainConfig, "sampler": SamplerConfig},
+    )
 
 
 def undertrained_samples(epochs: int, n: int, seed: int) -> np.ndarray:
     import torch
 
-    from ddpm_lab.config import load, pipeline_paths
-    from ddpm_lab.sampler import SamplerConfig, generate
-    from ddpm_lab.schedule import NoiseSchedule
-    from ddpm_lab.training import TrainConfig, train
-    from ddpm_lab.unet import UNet, UNetConfig
+    from ddpm_lab.config import pipeline_paths
+    from ddpm_lab.sampler import generate
+    from ddpm_lab.training import train
+    from ddpm_lab.unet import UNet
 
-    cfg = load(
-        ROOT / "params.yaml",
-        {"schedule": NoiseSchedule.linear, "model": UNetConfig, "train": TrainConfig, "sampler": SamplerConfig},
-    )
+    cfg = pipeline_configs()
     torch.manual_seed(cfg.train.seed)
     images = torch.from_numpy(np.load(pipeline_paths(ROOT)["train_images"])["images"])
     state = train(UNet(cfg.model, cfg.schedule), cfg.schedule, images, dataclasses.replace(cfg.train, epochs=epochs))
     net = (state.ema if cfg.sampler.use_ema else state.model).eval()
     return generate(net, cfg.schedule, n, cfg.sampler, seed=seed, mean_image=images.mean(0))
+
+
+def literal_sampler_samples(n: int, seed: int) -> np.ndarray:
+    """The committed model sampled with the lab's literal sampler (eq. 33, all T steps from N(0, I))."""
+    import torch
+
+    from ddpm_lab.config import pipeline_paths
+    from ddpm_lab.progress import Bar
+    from ddpm_lab.sampler import LAB_LITERAL, generate
+    from ddpm_lab.unet import load_trained
+
+    cfg = pipeline_configs()
+    paths = pipeline_paths(ROOT)
+    model = load_trained(paths["model"], cfg.model, cfg.schedule, ema=True)
+    images = torch.from_numpy(np.load(paths["train_images"])["images"])
+    sampler = dataclasses.replace(cfg.sampler, **LAB_LITERAL)
+    bar = Bar(f"sampling {n} images, {sampler.describe(cfg.schedule.steps)}")
+    return generate(model, cfg.schedule, n, sampler, seed=seed, mean_image=images.mean(0), progress=bar)
 
 
 def measure(refs: References, images: np.ndarray, confidence: float, with_fid: bool) -> dict:
@@ -82,11 +112,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=2000)
     parser.add_argument("--samples", action="append", default=[], help="LABEL=PATH of a samples.npz (array 'images')")
+    parser.add_argument("--literal-sampler", action="store_true", help="the committed model, sampled as the lab writes it")
     parser.add_argument("--undertrained-epochs", type=int, nargs="*", default=[], help="train and sample a model per count")
     parser.add_argument("--fid", action="store_true", help="also the FID of each model's samples (Inception: minutes per set)")
     parser.add_argument("--out", type=Path, default=ROOT / "grader/references/thresholds")
     args = parser.parse_args()
 
+    from ddpm_lab.streams import seed_of
+
+    noise_seed = seed_of(pipeline_configs().train.seed, "fid_noise")  # the committed FID samples' stream
     rubric = load_rubric()
     refs = References(rubric)
     confidence = rubric["digits"]["confidence"]
@@ -96,17 +130,21 @@ def main() -> None:
         "real MNIST test images": refs.test_images[0][: args.n],
         "committed run (reports/fid/samples.npz)": np.load(ROOT / "reports/fid/samples.npz")["images"][: args.n],
     }
+    if args.literal_sampler:
+        start = time.perf_counter()
+        sets[LITERAL] = literal_sampler_samples(args.n, seed=noise_seed)
+        print(f"literal sampler: {args.n} images in {time.perf_counter() - start:.0f} s", flush=True)
     for item in args.samples:
         label, path = item.split("=", 1)
         sets[label] = np.load(path)["images"][: args.n]
     for epochs in args.undertrained_epochs:
         start = time.perf_counter()
-        sets[f"undertrained ({epochs} epochs)"] = undertrained_samples(epochs, args.n, seed=3)
+        sets[f"undertrained ({epochs} epochs)"] = undertrained_samples(epochs, args.n, seed=noise_seed)
         print(f"{epochs}-epoch model trained and sampled in {time.perf_counter() - start:.0f} s")
     sets["copies of the training subset (forgery)"] = np.load(ROOT / "reports/mnist_subset/subset.npz")["images"][: args.n]
     sets["noise with MNIST's mean pixel"] = np.where(rng.random((args.n, 32, 32)) < mean / 255, 255, 0).astype(np.uint8)
 
-    generated = {label for label in sets if label.startswith(("committed", "undertrained"))} | {
+    generated = {label for label in sets if label.startswith(("committed", "undertrained", LITERAL))} | {
         s.split("=")[0] for s in args.samples
     }
     rows = []
