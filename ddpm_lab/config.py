@@ -4,10 +4,11 @@ The one module that knows params.yaml's layout (as ``ddpm_lab.artifacts`` is the
 stages, the scripts and the tests import it as ``ddpm_lab.config``; the rest of the library takes the configs it
 builds and never reads params.yaml.
 
-Every key of params.yaml is read here and only here, each named once in ``FIELDS`` beside the config field
-it fills. A stage asks for the configs it needs: the library's own dataclasses (``UNetConfig``,
-``TrainConfig``, …, passed in by the stage, so its imports say what it runs) or the small stage settings
-below. Their rules live in those dataclasses; the two rules that span sections live here
+Every key of params.yaml is read here and only here: ``FIELDS`` lists the keys each config reads, and a
+field is named as its key (``train.epochs`` fills ``epochs``). params.yaml holds the lab's values once: the
+library's dataclasses have no defaults of their own. A stage asks for the configs it needs: those dataclasses
+(``UNetConfig``, ``TrainConfig``, …, passed in by the stage, so its imports say what it runs) or the small stage
+settings below. Their rules live in those dataclasses; the three rules that span sections live here
 (:func:`cross_section_problems`). Every problem is reported at once, one line each, before any work:
 a YAML syntax error (file, line, column), a missing key, a key the pipeline does not read (a typo such
 as ``train.epoch``), and each value a config refuses.
@@ -28,87 +29,75 @@ import yaml
 from ddpm_lab.errors import ConfigError
 from ddpm_lab.rules import Checked, settings
 
-# config name → {its field: the params.yaml key that fills it}
-FIELDS: dict[str, dict[str, str]] = {
-    "gaussian_demo": {"n_samples": "gaussian_demo.n_samples", "seed": "seed"},
-    "gndm": {
-        "n_samples": "gndm_fit.n_samples",
-        "true_mean": "gndm_fit.true_mean",
-        "learning_rate": "gndm_fit.learning_rate",
-        "steps": "gndm_fit.steps",
-        "seed": "seed",
-    },
-    "mnist": {"folder": "data.mnist_dir", "image_size": "data.image_size"},
-    "subset": {
-        "n_train": "data.n_train",
-        "image_size": "data.image_size",
-        "n_reference": "fid.n_reference",
-        "n_floor": "fid.n_floor",
-        "seed": "seed",
-    },
-    "schedule": {"steps": "schedule.steps", "alpha_start": "schedule.alpha_start", "alpha_end": "schedule.alpha_end"},
-    "forward_demo": {"timesteps": "forward_demo.timesteps", "seed": "seed"},
-    "model": {
-        "image_size": "data.image_size",
-        "patch_size": "model.patch_size",
-        "full_res_channels": "model.full_res_channels",
-        "full_res_groups": "model.full_res_groups",
-        "groups": "model.groups",
-        "full_res_stem_block": "model.full_res_stem_block",
-        "base_channels": "model.base_channels",
-        "channel_mults": "model.channel_mults",
-        "attention": "model.attention",
-        "attention_levels": "model.attention_levels",
-        "blocks_per_level": "model.blocks_per_level",
-        "dropout": "model.dropout",
-        "prediction": "model.prediction",
-    },
-    "train": {
-        "epochs": "train.epochs",
-        "batch_size": "train.batch_size",
-        "learning_rate": "train.learning_rate",
-        "warmup_steps": "train.warmup_steps",
-        "grad_clip": "train.grad_clip",
-        "ema_decay": "train.ema_decay",
-        "checkpoint_every": "train.checkpoint_every",
-        "lr_schedule": "train.lr_schedule",
-        "ema_warmup": "train.ema_warmup",
-        "loss_weighting": "train.loss_weighting",
-        "min_snr_gamma": "train.min_snr_gamma",
-        "seed": "seed",
-    },
-    "device": {"name": "train.device"},
-    "sampler": {
-        "steps": "sampler.steps",
-        "spacing_power": "sampler.spacing_power",
-        "start": "sampler.start",
-        "variance": "sampler.variance",
-        "clip_x0": "sampler.clip_x0",
-        "eta": "sampler.eta",
-        "use_ema": "sampler.use_ema",
-        "batch_size": "sampler.batch_size",
-    },
-    "sample_grid": {"n_rows": "sample_grid.n_rows", "trajectory": "sample_grid.trajectory", "seed": "seed"},
+
+def _keys(section: str, *names: str) -> tuple[str, ...]:
+    return tuple(f"{section}.{name}" for name in names)
+
+
+# config name → the params.yaml keys that fill it. A field is named as its key's last part (``data.mnist_dir``
+# fills ``mnist_dir``): no key is renamed on its way to the code. A config named as a section reads that
+# section's keys, and a few of other sections that it shares (``seed``, ``data.image_size``).
+FIELDS: dict[str, tuple[str, ...]] = {
+    "gaussian_demo": (*_keys("gaussian_demo", "n_samples"), "seed"),
+    "gndm_fit": (*_keys("gndm_fit", "n_samples", "true_mean", "learning_rate", "steps"), "seed"),
+    "mnist": _keys("data", "mnist_dir", "image_size"),
+    "subset": (*_keys("data", "n_train", "image_size"), *_keys("fid", "n_reference", "n_floor"), "seed"),
+    "schedule": _keys("schedule", "steps", "alpha_start", "alpha_end"),
+    "forward_demo": (*_keys("forward_demo", "timesteps"), "seed"),
+    "model": (
+        "data.image_size",
+        *_keys(
+            "model",
+            "patch_size",
+            "full_res_channels",
+            "full_res_groups",
+            "groups",
+            "full_res_stem_block",
+            "base_channels",
+            "channel_mults",
+            "attention",
+            "attention_levels",
+            "blocks_per_level",
+            "dropout",
+            "prediction",
+        ),
+    ),
+    "train": (
+        *_keys(
+            "train",
+            "epochs",
+            "batch_size",
+            "learning_rate",
+            "warmup_steps",
+            "grad_clip",
+            "ema_decay",
+            "checkpoint_every",
+            "lr_schedule",
+            "ema_warmup",
+            "loss_weighting",
+            "min_snr_gamma",
+        ),
+        "seed",
+    ),
+    "device": ("train.device",),
+    "sampler": _keys("sampler", "steps", "spacing_power", "start", "variance", "clip_x0", "eta", "use_ema", "batch_size"),
+    "sample_grid": (*_keys("sample_grid", "n_rows", "trajectory"), "seed"),
     # BEGIN SOLUTION  (the grader's own stages: not in the student edition)
-    "classifier": {
-        "epochs": "digit_classifier.epochs",
-        "batch_size": "digit_classifier.batch_size",
-        "learning_rate": "digit_classifier.learning_rate",
-        "max_shift": "digit_classifier.max_shift",
-        "seed": "seed",
-    },
-    "classifier_data": {"n_train": "digit_classifier.n_train"},
-    "fid_reference": {
-        "n_reference": "fid.n_reference",
-        "batch_size": "fid.batch_size",
-        "runtime": "fid.runtime",
-        "reference_dtype": "fid.reference_dtype",
-    },
+    "digit_classifier": (*_keys("digit_classifier", "epochs", "batch_size", "learning_rate", "max_shift"), "seed"),
+    "classifier_data": ("digit_classifier.n_train",),
+    "fid_reference": _keys("fid", "n_reference", "batch_size", "runtime", "reference_dtype"),
     # END SOLUTION
-    "fid_floor": {"n_floor": "fid.n_floor", "batch_size": "fid.batch_size", "runtime": "fid.runtime"},
-    "fid": {"n_generated": "fid.n_generated", "batch_size": "fid.batch_size", "runtime": "fid.runtime", "seed": "seed"},
+    "fid_floor": _keys("fid", "n_floor", "batch_size", "runtime"),
+    "fid": (*_keys("fid", "n_generated", "batch_size", "runtime"), "seed"),
 }
-KNOWN_KEYS = sorted({key for fields in FIELDS.values() for key in fields.values()})
+
+
+def field_of(key: str) -> str:
+    """The config field a params.yaml key fills: its last part."""
+    return key.rsplit(".", 1)[-1]
+
+
+KNOWN_KEYS = sorted({key for keys in FIELDS.values() for key in keys})
 
 
 class ParamError(ValueError):
@@ -134,7 +123,7 @@ Gndm = settings(
     steps=("integer", {"low": 1}),
     seed=SEED,
 )
-Mnist = settings("Mnist", folder=("text", {}), image_size=("integer", {"low": 4}))
+Mnist = settings("Mnist", mnist_dir=("text", {}), image_size=("integer", {"low": 4}))
 ForwardDemo = settings("ForwardDemo", timesteps=("integers", {"low": 0}), seed=SEED)
 SampleGrid = settings("SampleGrid", n_rows=("integer", {"low": 1}), trajectory=("integers", {"low": 0}), seed=SEED)
 # BEGIN SOLUTION  (the grader's own stages: not in the student edition)
@@ -153,22 +142,22 @@ Fid = settings("Fid", n_generated=("integer", {"low": 2}), batch_size=BATCH, run
 
 @dataclass(frozen=True)
 class Device(Checked):
-    name: str
-    RULES = {"name": ("choice", {"choices": ("auto", "cpu", "cuda")})}
+    device: str
+    RULES = {"device": ("choice", {"choices": ("auto", "cpu", "cuda")})}
 
     @property
     def torch(self):
         """cuda when asked for, or when ``auto`` and a GPU is present; else cpu."""
         import torch
 
-        if self.name == "auto":
+        if self.device == "auto":
             return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-        return torch.device(self.name)
+        return torch.device(self.device)
 
 
 STAGE_SETTINGS: dict[str, Callable[..., Any]] = {
     "gaussian_demo": GaussianDemo,
-    "gndm": Gndm,
+    "gndm_fit": Gndm,
     "mnist": Mnist,
     "forward_demo": ForwardDemo,
     "device": Device,
@@ -248,7 +237,7 @@ def cross_section_problems(built: dict[str, Any]) -> dict[str, str]:
 
 
 def load(path: Path, builders: dict[str, Callable[..., Any]]) -> SimpleNamespace:
-    """The configs named by ``builders`` (name → class or factory taking the fields of ``FIELDS[name]``),
+    """The configs named by ``builders`` (name → class or factory taking the fields ``FIELDS[name]`` fills),
     built from the params file at ``path``; raises :class:`ParamError` with every problem, one line each,
     each starting with ``path``."""
     params = read(path)
@@ -259,22 +248,22 @@ def load(path: Path, builders: dict[str, Callable[..., Any]]) -> SimpleNamespace
             problems[key] = "not a setting of this pipeline" + (f" (did you mean {close[0]}?)" if close else "")
     built: dict[str, Any] = {}
     for name, build in builders.items():
-        fields = FIELDS[name]
-        values = {}
-        for field, key in fields.items():
+        keys, values = FIELDS[name], {}
+        for key in keys:
             try:
                 value = lookup(params, key)
             except KeyError:
                 problems.setdefault(key, "missing")
                 continue
-            values[field] = tuple(value) if isinstance(value, list) else value
-        if len(values) < len(fields):
+            values[field_of(key)] = tuple(value) if isinstance(value, list) else value
+        if len(values) < len(keys):
             continue
         try:
             built[name] = build(**values)
         except ConfigError as err:
+            key_of = {field_of(key): key for key in keys}
             for field, why in err.problems.items():
-                problems.setdefault(fields.get(field, f"{name}.{field}"), why)
+                problems.setdefault(key_of.get(field, f"{name}.{field}"), why)
     problems.update({k: v for k, v in cross_section_problems(built).items() if k not in problems})
     if problems:
         order = {key: i for i, key in enumerate(leaf_keys(params))}

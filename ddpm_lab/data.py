@@ -188,15 +188,15 @@ def unit_to_uint8(unit: torch.Tensor) -> np.ndarray:
     return (unit.clamp(0, 1) * 255).round().to(torch.uint8).squeeze(1).numpy()
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class SubsetConfig:
     """Task 3's subset and the real images FID compares against."""
 
-    n_train: int = 3000  # class-balanced training images
-    image_size: int = 32
-    n_reference: int = 10000  # the first test images
-    n_floor: int = 2000  # training images outside the subset
-    seed: int = 0
+    n_train: int  # class-balanced training images
+    image_size: int
+    n_reference: int  # the first test images
+    n_floor: int  # training images outside the subset
+    seed: int
 
     def __post_init__(self) -> None:
         rules = Rules(self)

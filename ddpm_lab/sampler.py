@@ -35,16 +35,19 @@ from ddpm_lab.schedule import NoiseSchedule, posterior_mean_from_noise, posterio
 from ddpm_lab.unet import UNet, mixed_precision
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class SamplerConfig:
-    steps: int | None = None  # None or T: every timestep; fewer: respaced
-    spacing_power: float = 1.0  # which timesteps a respaced sampler visits: τ_i ≈ T (i/S)^p, 1 evenly spaced
-    start: str = "standard_normal"
-    variance: str = "posterior"
-    clip_x0: bool = False
-    eta: float = 1.0  # σ = η·σ_q: 1 eq. (33) as the lab writes it; 0 no fresh noise after x_T (DDIM); above 1 more
-    batch_size: int = 500
-    use_ema: bool = True  # which weights of the trained model to sample with: for whoever loads the model
+    """How samples are drawn (Task 5). No defaults: the lab's values are params.yaml's ``sampler`` section, and
+    the sampler exactly as the lab writes it is :data:`LAB_LITERAL`."""
+
+    steps: int | None  # None or T: every timestep; fewer: respaced
+    spacing_power: float  # which timesteps a respaced sampler visits: τ_i ≈ T (i/S)^p, 1 evenly spaced
+    start: str  # x_T from standard_normal (the lab's) or forward_marginal (eq. 27 with the mean training image)
+    variance: str  # posterior: σ_q²(t) (the lab's); beta: 1 − α_t
+    clip_x0: bool
+    eta: float  # σ = η·σ_q: 1 eq. (33) as the lab writes it; 0 no fresh noise after x_T (DDIM); above 1 more
+    batch_size: int
+    use_ema: bool  # which weights of the trained model to sample with: for whoever loads the model
 
     def __post_init__(self) -> None:
         rules = Rules(self)
@@ -60,6 +63,12 @@ class SamplerConfig:
         rules.flag("use_ema")
         rules.integer("batch_size", low=1)
         rules.raise_problems()
+
+    @classmethod
+    def literal(cls, batch_size: int, **changes) -> SamplerConfig:
+        """The sampler as the lab writes eq. (33) (:data:`LAB_LITERAL`) on EMA weights, ``batch_size`` images at
+        once, with ``changes`` on top."""
+        return cls(**{**LAB_LITERAL, "use_ema": True, "batch_size": batch_size, **changes})
 
     def describe(self, total_steps: int) -> str:
         """The settings in words, as figure titles print them."""
@@ -81,7 +90,8 @@ LAB_LITERAL = {
     "eta": 1.0,
 }
 """The sampler as the lab writes eq. (33): every one of the T steps, x_T from N(0, I), the posterior variance
-σ_q²(t), x̂_0 unclipped, fresh noise at σ_q: ``dataclasses.replace(config, **LAB_LITERAL)``."""
+σ_q²(t), x̂_0 unclipped, fresh noise at σ_q: ``dataclasses.replace(config, **LAB_LITERAL)``, or
+``SamplerConfig.literal(batch_size)``."""
 
 
 def respaced(schedule: NoiseSchedule, steps: int | None, power: float = 1.0) -> tuple[NoiseSchedule, torch.Tensor]:
@@ -216,7 +226,7 @@ def sample(
     schedule: NoiseSchedule,
     n: int,
     shape: tuple[int, int, int],
-    config: SamplerConfig = SamplerConfig(),
+    config: SamplerConfig,
     seed: int = 0,
     device: str | torch.device = "cpu",
     mean_image: torch.Tensor | None = None,

@@ -23,7 +23,7 @@ class NoiseSchedule:
     alpha_bars: torch.Tensor
 
     @classmethod
-    def linear(cls, alpha_start: float = 0.9999, alpha_end: float = 0.98, steps: int = 500) -> NoiseSchedule:
+    def linear(cls, alpha_start: float, alpha_end: float, steps: int) -> NoiseSchedule:
         """α_t decreasing linearly from ``alpha_start`` (t = 1) to ``alpha_end`` (t = T) — Task 4."""
         rules = Rules({"steps": steps, "alpha_start": alpha_start, "alpha_end": alpha_end})
         rules.integer("steps", low=1)

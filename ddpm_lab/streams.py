@@ -18,7 +18,6 @@ STREAMS: dict[str, int] = {
     "classifier": 0,  # the grader's digit classifier (torch)
     "grid_noise": 2,  # Task 6's grid: sample i's noise from (seed, i) (ddpm_lab.sampler.sample_generator)
     "fid_noise": 3,  # Task 7's FID samples, the same way
-    "ablation_fid_noise": 4,  # the sampler ablation's samples: apart from the committed FID samples
 }
 
 

@@ -31,20 +31,22 @@ from ddpm_lab.streams import seed_of
 from ddpm_lab.unet import mixed_precision
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class TrainConfig:
-    epochs: int = 200
-    batch_size: int = 64
-    learning_rate: float = 2e-3
-    warmup_steps: int = 100
-    ema_decay: float = 0.999
-    grad_clip: float = 1.0
-    checkpoint_every: int = 10
-    seed: int = 0
-    lr_schedule: str = "constant"  # after the warm-up: constant, or falling to zero at the last step: cosine, linear
-    ema_warmup: bool = False  # EMA decay min(ema_decay, (1 + step) / (10 + step)): the first weights fade sooner
-    loss_weighting: str = "none"  # "none": eq. (38) (for a v-predicting U-Net, ‖v̂ − v‖²); "min_snr": min-SNR-γ
-    min_snr_gamma: float = 5.0
+    """How the U-Net is trained (Task 6). No defaults: the lab's values are params.yaml's ``train`` section."""
+
+    epochs: int
+    batch_size: int
+    learning_rate: float
+    warmup_steps: int
+    ema_decay: float
+    grad_clip: float
+    checkpoint_every: int
+    seed: int
+    lr_schedule: str  # after the warm-up: constant, or falling to zero at the last step: cosine, linear
+    ema_warmup: bool  # EMA decay min(ema_decay, (1 + step) / (10 + step)): the first weights fade sooner
+    loss_weighting: str  # "none": eq. (38) (for a v-predicting U-Net, ‖v̂ − v‖²); "min_snr": min-SNR-γ
+    min_snr_gamma: float
 
     def __post_init__(self) -> None:
         rules = Rules(self)

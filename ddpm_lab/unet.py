@@ -27,23 +27,26 @@ from ddpm_lab.rules import Rules
 from ddpm_lab.schedule import NoiseSchedule
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class UNetConfig:
-    image_size: int = 32
+    """The U-Net's shape. No field has a default but ``channels`` (MNIST's one): the lab's values are
+    params.yaml's ``model`` section (and ``data.image_size``), built by ``ddpm_lab.config``."""
+
+    image_size: int
     channels: int = 1
-    base_channels: int = 32
-    channel_mults: tuple[int, ...] = (1, 2, 2)
-    attention: bool = True  # self-attention in the middle block (the coarsest level)
-    attention_levels: tuple[int, ...] = ()  # and after each residual block of these levels (0: the finest)
-    blocks_per_level: int = 1  # residual blocks per level, on the way down and on the way up
-    dropout: float = 0.0  # inside each residual block, between its two convolutions
-    prediction: str = "eps"  # what the last layer predicts: "eps" (ε, the lab's) or "v"; forward() returns ε̂
-    groups: int = 8
-    patch_size: int = 1  # >1: fold p×p pixel patches into channels first (pixel_unshuffle), unfold at the end
-    full_res_channels: int = 0  # >0 (with patch_size > 1): a residual block of this width at full resolution
+    base_channels: int
+    channel_mults: tuple[int, ...]
+    attention: bool  # self-attention in the middle block (the coarsest level)
+    attention_levels: tuple[int, ...]  # and after each residual block of these levels (0: the finest)
+    blocks_per_level: int  # residual blocks per level, on the way down and on the way up
+    dropout: float  # inside each residual block, between its two convolutions
+    prediction: str  # what the last layer predicts: "eps" (ε, the lab's) or "v"; forward() returns ε̂
+    groups: int
+    patch_size: int  # >1: fold p×p pixel patches into channels first (pixel_unshuffle), unfold at the end
+    full_res_channels: int  # >0 (with patch_size > 1): a residual block of this width at full resolution
     # before the patches are folded and another after they are unfolded, joined by a skip connection
-    full_res_groups: int = 8  # GroupNorm groups at full resolution (groups == channels: each channel alone)
-    full_res_stem_block: bool = True  # False: before the folding only the stem convolution, no residual block
+    full_res_groups: int  # GroupNorm groups at full resolution (groups == channels: each channel alone)
+    full_res_stem_block: bool  # False: before the folding only the stem convolution, no residual block
 
     def __post_init__(self) -> None:
         rules = Rules(self)
@@ -167,7 +170,7 @@ class UNet(nn.Module):
     A v-predicting U-Net needs the noise ``schedule`` to turn v̂ into ε̂ (kept as buffers outside its state dict).
     """
 
-    def __init__(self, config: UNetConfig = UNetConfig(), schedule: NoiseSchedule | None = None) -> None:
+    def __init__(self, config: UNetConfig, schedule: NoiseSchedule | None = None) -> None:
         super().__init__()
         self.config = config
         if config.prediction == "v":

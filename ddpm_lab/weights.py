@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import struct
-from dataclasses import asdict
+from dataclasses import MISSING, asdict
 
 import torch
 from safetensors.torch import load as load_tensors
@@ -52,9 +52,12 @@ def config_of(found: dict) -> UNetConfig:
     fields = described.get("unet_config") if isinstance(described, dict) else None
     if not isinstance(fields, dict):
         raise ValueError("no unet_config in its metadata")
-    known = set(UNetConfig.__dataclass_fields__)
-    if set(fields) - known:
-        raise ValueError(f"unknown U-Net settings {sorted(set(fields) - known)}")
+    known = UNetConfig.__dataclass_fields__
+    if set(fields) - set(known):
+        raise ValueError(f"unknown U-Net settings {sorted(set(fields) - set(known))}")
+    missing = [name for name, f in known.items() if name not in fields and f.default is MISSING]
+    if missing:
+        raise ValueError(f"U-Net settings missing from its metadata: {missing}")
     lists = {k: tuple(v) for k, v in fields.items() if isinstance(v, list)}
     return UNetConfig(**(fields | lists))
 

@@ -34,13 +34,15 @@ NOT_A_DIGIT = N_DIGITS  # the eleventh class
 N_CLASSES = N_DIGITS + 1
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class ClassifierConfig:
-    epochs: int = 4
-    batch_size: int = 128
-    learning_rate: float = 2e-3
-    max_shift: int = 2  # pixels of random translation per training image
-    seed: int = 0
+    """The digit classifier's training: params.yaml's ``digit_classifier`` section, no defaults here."""
+
+    epochs: int
+    batch_size: int
+    learning_rate: float
+    max_shift: int  # pixels of random translation per training image
+    seed: int
 
     def __post_init__(self) -> None:
         rules = Rules(self)

@@ -9,8 +9,8 @@ to ``/autograder/results/results.json`` (the format of :func:`grader.output.grad
   ``python -m grader.gradescope prepare``, which fetches the grader's copy of MNIST and Inception into the image,
   so that grading a submission downloads nothing;
 - ``run_autograder``: ``python -m grader.gradescope run``, from the zip's own source tree;
-- the grader and the library it measures with (``grader/``, ``ddpm_lab/``), the rubric and the grader's shipped
-  reference files (checked against the rubric's SHA-256 before use).
+- the grader and the library it measures with (``grader/``, ``ddpm_lab/``), the rubric, the grader's shipped
+  reference files and the metrics in which their stages recorded their SHA-256 (checked before use).
 
 Whose submission it is comes from Gradescope's ``submission_metadata.json`` (its first user), by the field the
 instructor names when building the zip: ``--id-field email`` (the default) or ``--id-field sid``, whichever the
@@ -83,7 +83,10 @@ exec "$PYTHON" -m grader.gradescope run --root "$ROOT" --id-field {id_field} "$@
 
 
 def sources(rubric: Path | None) -> dict[str, bytes]:
-    """The zip's source tree: the grader, the library and the rubric (another one if given)."""
+    """The zip's source tree: the grader, the library, the rubric (another one if given) and the stage records
+    its references are checked against (``recorded_in``, at the same place relative to ``grader/``)."""
+    import yaml
+
     files = {}
     for package in ("grader", "ddpm_lab"):
         for path in sorted((PROJECT / package).rglob("*")):
@@ -91,6 +94,12 @@ def sources(rubric: Path | None) -> dict[str, bytes]:
                 files[path.relative_to(PROJECT).as_posix()] = path.read_bytes()
     if rubric is not None:
         files["grader/rubric.yaml"] = Path(rubric).read_bytes()
+    for spec in yaml.safe_load(files["grader/rubric.yaml"])["references"].values():
+        record = (HERE / spec["recorded_in"]).resolve()
+        try:
+            files[record.relative_to(PROJECT).as_posix()] = record.read_bytes()
+        except ValueError:
+            raise ValueError(f"the rubric's record {record} lies outside {PROJECT}: the zip cannot hold it") from None
     return files
 
 

@@ -1,6 +1,7 @@
 """What the grader measures submissions against: its own files and its own copy of MNIST, never anything
-of a submission's. Files are checked against the SHA-256 the rubric records before they are used, and each
-is loaded once per grader process (a class is graded with one set of references).
+of a submission's. Files are checked before they are used against the SHA-256 that the stage which wrote them
+recorded (the rubric names its metrics file), and each is loaded once per grader process (a class is graded
+with one set of references).
 
 - the Inception statistics of the 10,000 MNIST test images (``references/mnist_test_inception.npz``)
 - the digit classifier (``references/digit_classifier.pt``, loaded with ``weights_only=True``)
@@ -11,6 +12,7 @@ is loaded once per grader process (a class is graded with one set of references)
 from __future__ import annotations
 
 import hashlib
+import json
 from functools import cached_property
 from pathlib import Path
 
@@ -27,16 +29,34 @@ class ReferenceUnavailable(Exception):
     """A reference file of the grader is missing or does not match the rubric: grading cannot run."""
 
 
+def _from_grader(name: str) -> Path:
+    path = Path(name)
+    return path if path.is_absolute() else HERE / path
+
+
+def recorded_sha256(spec: dict, what: str) -> str:
+    """The SHA-256 of a reference file as the stage that wrote it recorded it (``spec["recorded_in"]``)."""
+    record = _from_grader(spec["recorded_in"])
+    try:
+        digest = json.loads(record.read_text())["sha256"]
+    except (OSError, ValueError, KeyError, TypeError) as err:
+        raise ReferenceUnavailable(
+            f"the record of the grader's {what}, {record}, holds no SHA-256 ({type(err).__name__})"
+        ) from None
+    return str(digest)
+
+
 def _verified(spec: dict, what: str) -> Path:
     from ddpm_lab.io import file_digest
 
-    path = Path(spec["file"])
-    path = path if path.is_absolute() else HERE / path
+    path = _from_grader(spec["file"])
     if not path.is_file():
         raise ReferenceUnavailable(f"the grader's {what} {path} is missing")
-    digest = file_digest(path, "sha256")
-    if digest != spec["sha256"]:
-        raise ReferenceUnavailable(f"the grader's {what} {path} has SHA-256 {digest}, the rubric records {spec['sha256']}")
+    digest, recorded = file_digest(path, "sha256"), recorded_sha256(spec, what)
+    if digest != recorded:
+        raise ReferenceUnavailable(
+            f"the grader's {what} {path} has SHA-256 {digest}; its stage recorded {recorded} in {spec['recorded_in']}"
+        )
     return path
 
 

@@ -70,7 +70,7 @@ def load_rubric(path: str | Path | None = None) -> dict:
             float(rubric["lab_settings"]["schedule"][key])
         int(rubric["lab_settings"]["image_size"])
         for name in ("fid_statistics", "digit_classifier"):
-            str(rubric["references"][name]["file"]), str(rubric["references"][name]["sha256"])
+            str(rubric["references"][name]["file"]), str(rubric["references"][name]["recorded_in"])
         float(rubric["digits"]["confidence"])
         for key in ("identical_share", "near_distance", "near_share", "loss_relative_tolerance", "weights_distance"):
             float(rubric["copies"][key])

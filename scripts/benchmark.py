@@ -94,7 +94,7 @@ class SampleTimer:
     @torch.no_grad()
     def run(self, steps: int) -> float:
         """Seconds of ``steps`` real sampler steps (the first ``steps`` of the schedule)."""
-        cfg = SamplerConfig(steps=steps, batch_size=self.batch)
+        cfg = SamplerConfig.literal(batch_size=self.batch, steps=steps)
         sub = NoiseSchedule.from_alphas(self.schedule.alphas[: steps + 1])
         start = time.perf_counter()
         sample(self.model_fn, sub, self.batch, (1, 32, 32), cfg, device=self.device)

@@ -94,7 +94,7 @@ def time_sampling(cfg, sizes: dict, device: torch.device, compiled: bool) -> flo
     net = torch.compile(model, mode="reduce-overhead") if compiled else model
     n, steps = sizes["samples"], sizes["sampler_steps"]
     schedule = NoiseSchedule.from_alphas(cfg.schedule.alphas[: steps + 1]) if steps < cfg.schedule.steps else cfg.schedule
-    config = SamplerConfig(batch_size=n)
+    config = SamplerConfig.literal(batch_size=n)
     short = NoiseSchedule.from_alphas(schedule.alphas[:3])
     sample(net, short, n, (1, cfg.model.image_size, cfg.model.image_size), config, device=device)  # warm-up, compile
     sync(device)

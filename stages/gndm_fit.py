@@ -8,9 +8,9 @@ from ddpm_lab.streams import seed_of
 from stages._common import stage
 
 
-@stage("gndm_fit", configs={"gndm": Gndm})
+@stage("gndm_fit", configs={"gndm_fit": Gndm})
 def main(cfg, paths):
-    p = cfg.gndm
+    p = cfg.gndm_fit
     true_mean = torch.tensor(p.true_mean, dtype=torch.float64)
     data = gaussian.sample_normal(p.n_samples, true_mean, seed_of(p.seed, "gndm_data"))
     learned, history = gaussian.fit_gndm(data, p.learning_rate, p.steps)

@@ -11,7 +11,7 @@ from stages._common import stage
     outputs=["train_images", "reference_images", "floor_images"],
 )
 def main(cfg, paths):
-    folder = data.fetch_mnist(cfg.mnist.folder)
+    folder = data.fetch_mnist(cfg.mnist.mnist_dir)
     sets = data.prepare(folder, cfg.subset)
     io.write_npz(paths.train_images, images=sets["train"], labels=sets["labels"], indices=sets["indices"])
     io.write_npz(paths.reference_images, images=sets["reference"])

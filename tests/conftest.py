@@ -29,6 +29,6 @@ def rubric():
 @pytest.fixture
 def good(tmp_path, root):
     """A copy of the committed reports of the full run, without its grading."""
-    skipped = shutil.ignore_patterns("grading", "ablation", "training_ablation", "benchmark")
+    skipped = shutil.ignore_patterns("grading", "ablation", "training_ablation", "benchmark", "grader_thresholds")
     shutil.copytree(root / "reports", tmp_path / "reports", ignore=skipped)
     return tmp_path / "reports"

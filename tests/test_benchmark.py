@@ -9,6 +9,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from tests import lab
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -73,9 +75,9 @@ def test_benchmark_times_the_unet_of_another_params_file_alone(tmp_path):
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300, env={**os.environ, "OMP_NUM_THREADS": "1"})
     assert proc.returncode == 0, proc.stderr[-3000:]
     result = json.loads(out.read_text())
-    from ddpm_lab.unet import UNet, UNetConfig, count_parameters
+    from ddpm_lab.unet import UNet, count_parameters
 
-    small = UNetConfig(base_channels=8, channel_mults=(1, 2), patch_size=params["model"]["patch_size"])
+    small = lab.unet(base_channels=8, channel_mults=(1, 2), patch_size=params["model"]["patch_size"])
     assert result["ours"]["parameters"] == count_parameters(UNet(small))
     assert result["ours"]["train_images_per_s"] > 0 and result["settings"]["params"] == str(other)
     assert "peer" not in result and "inception" not in result
@@ -127,10 +129,10 @@ def test_step_times_compares_variants_of_the_params_in_one_process(tmp_path):
     assert proc.returncode == 0, proc.stderr[-3000:]
     rows = {line.split()[0]: line.split()[1:] for line in proc.stdout.splitlines()[2:]}
     assert list(rows) == ["params.yaml", "model.full_res_stem_block=true"]
-    from ddpm_lab.unet import UNet, UNetConfig, count_parameters
+    from ddpm_lab.unet import UNet, count_parameters
 
-    lean = UNetConfig(base_channels=8, channel_mults=(1, 2), patch_size=2, full_res_channels=8, full_res_stem_block=False)
-    with_stem = UNetConfig(base_channels=8, channel_mults=(1, 2), patch_size=2, full_res_channels=8)
+    lean = lab.unet(base_channels=8, channel_mults=(1, 2), patch_size=2, full_res_channels=8, full_res_stem_block=False)
+    with_stem = lab.unet(base_channels=8, channel_mults=(1, 2), patch_size=2, full_res_channels=8)
     assert [int(cells[0]) for cells in rows.values()] == [count_parameters(UNet(lean)), count_parameters(UNet(with_stem))]
     assert rows["params.yaml"][2] == "(1.00x)" and float(rows["model.full_res_stem_block=true"][1]) > 0
     bad = subprocess.run([*cmd[:-2], "-S", "model.full_res_groups=3"], capture_output=True, text=True, env=env)

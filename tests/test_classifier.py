@@ -6,6 +6,7 @@ import torch
 
 from ddpm_lab import data, io
 from grader import classifier
+from tests import lab
 
 
 @pytest.fixture(scope="module")
@@ -16,7 +17,7 @@ def small(mnist_dir):
 
 def test_training_learns_far_above_chance_and_is_deterministic(small):
     images, labels = small
-    cfg = classifier.ClassifierConfig(epochs=2, batch_size=50, seed=1)
+    cfg = lab.classifier(epochs=2, batch_size=50, seed=1)
     model, history = classifier.train(images[:1000], labels[:1000], cfg)
     assert history[1] < history[0]
     assert classifier.accuracy(model, images[1000:], labels[1000:]) > 0.6  # chance is 0.1
@@ -27,7 +28,7 @@ def test_training_learns_far_above_chance_and_is_deterministic(small):
 
 def test_measure_counts_digits_confidence_and_non_digits(small):
     images, labels = small
-    model, _ = classifier.train(images[:1000], labels[:1000], classifier.ClassifierConfig(epochs=2, batch_size=50))
+    model, _ = classifier.train(images[:1000], labels[:1000], lab.classifier(epochs=2, batch_size=50))
     m = classifier.measure(model, images[1000:], confidence=0.0)
     assert m.n == 200 and sum(m.counts) + round(m.not_digit_share * 200) == 200
     assert m.confident_share == sum(m.counts) / 200 > 0.6
@@ -64,4 +65,4 @@ def test_load_refuses_weights_with_another_checksum(tmp_path):
 
 def test_bad_config_is_refused():
     with pytest.raises(ValueError, match="epochs"):
-        classifier.ClassifierConfig(epochs=0)
+        lab.classifier(epochs=0)

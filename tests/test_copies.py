@@ -11,6 +11,7 @@ from grader.batch import Graded
 from grader.checks import FAILED, NOT_RUN, PASSED
 from grader.copies import Evidence, block_means, evidence_of, find_copies
 from grader.safe import Submission, folder_problem
+from tests import lab
 
 
 @pytest.fixture(scope="module")
@@ -192,12 +193,11 @@ def test_identical_and_near_identical_weights_are_listed_and_independent_ones_ar
     import torch
 
     from ddpm_lab import weights
-    from ddpm_lab.schedule import NoiseSchedule
-    from ddpm_lab.unet import UNet, UNetConfig
+    from ddpm_lab.unet import UNet
 
     schedule, config = (
-        NoiseSchedule.linear(),
-        UNetConfig(base_channels=8, channel_mults=(1, 2), patch_size=2, full_res_channels=8),
+        lab.schedule(),
+        lab.unet(base_channels=8, channel_mults=(1, 2), patch_size=2, full_res_channels=8),
     )
 
     def handed_in(name, net):
@@ -215,7 +215,7 @@ def test_identical_and_near_identical_weights_are_listed_and_independent_ones_ar
     with torch.no_grad():
         for p in nudged.parameters():
             p.add_(torch.randn_like(p) * 0.01 * p.abs().mean())
-    other_layout = UNet(UNetConfig(base_channels=16, channel_mults=(1, 2), patch_size=2, full_res_channels=8), schedule)
+    other_layout = UNet(lab.unet(base_channels=16, channel_mults=(1, 2), patch_size=2, full_res_channels=8), schedule)
     found = [handed_in("a", first), handed_in("b", second), handed_in("copy", first), handed_in("nudged", nudged)]
     found.append(handed_in("wider", other_layout))
     pairs = kinds(find_copies(found, rubric["copies"]))

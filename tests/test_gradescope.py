@@ -19,6 +19,8 @@ def test_the_zip_holds_what_gradescope_runs_and_is_the_same_each_time(tmp_path):
     assert (tmp_path / "a.zip").read_bytes() == (tmp_path / "b.zip").read_bytes()
     assert {"setup.sh", "run_autograder", "requirements.txt", "grader/rubric.yaml", "grader/__main__.py"} <= set(names)
     assert "grader/references/mnist_test_inception.npz" in names and "ddpm_lab/fid.py" in names
+    assert {"reports/fid_reference/metrics.json", "reports/digit_classifier/metrics.json"} <= set(names)  # the SHA records
+    assert not any(n.startswith("reports/") and "metrics.json" not in n for n in names)
     with zipfile.ZipFile(tmp_path / "a.zip") as archive:
         modes = {i.filename: (i.external_attr >> 16) & 0o777 for i in archive.infolist()}
         setup = archive.read("setup.sh").decode()

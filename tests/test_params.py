@@ -15,6 +15,7 @@ from ddpm_lab.schedule import NoiseSchedule
 from ddpm_lab.training import TrainConfig
 from ddpm_lab.unet import UNetConfig
 from grader.classifier import ClassifierConfig
+from tests import lab
 
 
 @pytest.fixture(scope="module")
@@ -33,7 +34,7 @@ def every_config(settings):
         "train": TrainConfig,
         "sampler": SamplerConfig,
         "subset": SubsetConfig,
-        "classifier": ClassifierConfig,
+        "digit_classifier": ClassifierConfig,
     }
 
 
@@ -50,7 +51,7 @@ def load_with(settings, every_config, params, tmp_path):
 
 def test_every_config_is_built_from_the_shipped_params(settings, every_config, good, tmp_path):
     cfg = load_with(settings, every_config, good, tmp_path)
-    assert cfg.model == UNetConfig(
+    assert cfg.model == lab.unet(
         image_size=32,
         base_channels=48,
         channel_mults=(1, 2),
@@ -142,7 +143,7 @@ def test_a_broken_file_is_one_line_with_line_and_column(settings, tmp_path, text
 
 def test_library_configs_check_every_field_when_built_directly():
     with pytest.raises(ConfigError) as err:
-        TrainConfig(epochs=0, batch_size=-1, ema_decay=1.0)
+        lab.train(epochs=0, batch_size=-1, ema_decay=1.0)
     assert set(err.value.problems) == {"epochs", "batch_size", "ema_decay"}
     with pytest.raises(ConfigError, match="steps: must be >= 1"):
         NoiseSchedule.linear(0.9999, 0.98, 0)
@@ -217,3 +218,18 @@ def test_overrides_set_dotted_keys_on_a_copy_as_dvc_exp_run_does(settings):
     changed = settings.with_overrides(params, {"train.epochs": 300, "seed": 1, "model.dropout": 0.1})
     assert changed == {"train": {"epochs": 300, "lr_schedule": "constant"}, "seed": 1, "model": {"dropout": 0.1}}
     assert params == {"train": {"epochs": 200, "lr_schedule": "constant"}, "seed": 0}  # the original untouched
+
+
+def test_the_library_configs_hold_no_values_of_their_own(settings):
+    """params.yaml is the one place the lab's values are written: no dataclass the stages build has a default (but
+    UNetConfig.channels, MNIST's one channel, which no setting changes), and each field is named as its key."""
+    import dataclasses
+    import inspect
+
+    for cls in (UNetConfig, TrainConfig, SamplerConfig, SubsetConfig, ClassifierConfig):
+        defaulted = [f.name for f in dataclasses.fields(cls) if f.default is not dataclasses.MISSING]
+        assert defaulted == (["channels"] if cls is UNetConfig else []), cls.__name__
+    assert all(p.default is inspect.Parameter.empty for p in inspect.signature(NoiseSchedule.linear).parameters.values())
+    for name, keys in settings.FIELDS.items():
+        leaves = [settings.field_of(key) for key in keys]
+        assert len(set(leaves)) == len(leaves), name  # two keys of one config never fill one field

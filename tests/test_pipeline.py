@@ -35,12 +35,11 @@ def tiny_rubric(root: Path, project: Path, path: Path) -> Path:
     """The shipped rubric with its sizes scaled to the tiny run, measured against the tiny run's own 20-image
     reference statistics; the FID threshold and the digit checks (a 3-epoch model draws no digits) are waived,
     visibly."""
-    from ddpm_lab.io import file_digest
-
     rubric = yaml.safe_load((root / "grader/rubric.yaml").read_text())
     rubric["lab"] += " (tiny integration run: sizes scaled down, FID threshold and digit checks waived)"
     stats = artifacts(project)["reference_stats"]
-    rubric["references"]["fid_statistics"].update(file=str(stats), sha256=file_digest(stats, "sha256"))
+    record = project / "reports/fid_reference/metrics.json"  # the tiny stage's record of the tiny statistics
+    rubric["references"]["fid_statistics"].update(file=str(stats), recorded_in=str(record))
     rubric["references"]["digit_classifier"]["file"] = str(artifacts(root)["classifier"])
     checks = {t: spec["checks"] for t, spec in rubric["tasks"].items()}
     checks["task3"]["balanced_subset"].update(n_images=100)
@@ -330,120 +329,46 @@ def collect(node, file_key, field):
             yield from collect(item, file_key, field)
 
 
-def test_ablation_plan_covers_every_lever_raw_weights_and_respacing():
-    import ablation  # scripts/ (pyproject's pythonpath)
-
-    rows = ablation.plan([500, 100, 50], None)
-    assert {lever for w, s, lever in rows if (w, s) == ("ema", 500)} == set(ablation.LEVERS)
-    assert ("raw", 500, "lab") in rows
-    assert {(s, lever) for w, s, lever in rows if s != 500} == {(s, lev) for s in (100, 50) for lev in ("lab", ablation.BEST)}
-    assert ablation.plan([500, 100], None, "lab", respaced_only=True) == [("ema", 100, "lab")]
-
-
-def test_ablation_script_tabulates_levers_against_the_floor(project, tmp_path):
-    """scripts/ablation.py, the source of reports/ablation/, on the tiny run: rows for EMA and raw weights and
-    respacing, the real-data floor at the same n; --append adds another model's rows. (Each FID costs a 2048-d
-    matrix square root, so this runs the lab lever only; the plan of every lever is tested above.)"""
+def test_a_sampler_experiment_reuses_the_trained_model_and_is_measured_as_the_grader_measures(project, root, tmp_path):
+    """An ablation row is a DVC experiment: a sampler key reaches the sampling stages only (the model comes from the
+    cache), and scripts/experiments.py adds the grader's measures of the samples the experiment committed."""
     import pandas as pd
 
-    out = tmp_path / "ablation"
-    script = str(project / "scripts" / "ablation.py")  # it reads the params and DVC outputs beside it
-    run([sys.executable, script, "--n", "6", "--steps", "4", "2", "--only", "lab", "--out", str(out)], project, timeout=900)
-    table = pd.read_csv(out / "table.csv")
-    floor = table[table["model"] == "real images (floor)"]
-    runs = table[table["model"] != "real images (floor)"]
-    assert len(floor) == 1 and len(runs) == 3  # EMA and raw at 4 steps, EMA respaced to 2
-    assert sorted(zip(runs["weights"], runs["steps"].astype(int))) == [("ema", 2), ("ema", 4), ("raw", 4)]
-    assert table["fid"].notna().all() and (table["fid"] > 0).all()
-    assert ((runs["fid"] / float(floor["fid"].iloc[0])).round(2) == runs["fid_over_floor"]).all()
-    markdown = (out / "table.md").read_text().splitlines()
-    assert len(markdown) == 2 + len(table) and "fid_over_floor" in markdown[0]
-    assert (out / "grids.png").stat().st_size > 0
-
+    keys = ["-S", "sampler.steps=4", "-S", "sampler.use_ema=false", "-S", "fid.n_generated=12", "-S", "fid.n_floor=12"]
+    proc = run(["dvc", "exp", "run", "-n", "raw-4-steps", *keys], project, timeout=900)
+    ran = set(re.findall(r"Running stage '(\w+)'", proc.stdout + proc.stderr))
+    assert ran == {"mnist_subset", "sample_grid", "fid_floor", "fid"}, ran  # no training: the cached model is reused
+    out, rubric = tmp_path / "measured", tiny_rubric(root, project, tmp_path / "rubric.yaml")
+    script = str(root / "scripts" / "experiments.py")
+    mnist = tiny_params_dir(project)
     run(
         [
             sys.executable,
             script,
-            "--n",
-            "6",
-            "--steps",
-            "4",
+            "raw-4-steps",
+            "--root",
+            str(project),
+            "--rubric",
+            str(rubric),
+            "--mnist-dir",
+            mnist,
             "--out",
             str(out),
-            "--append",
-            "--only",
-            "lab",
-            "--model",
-            str(artifacts(project)["model"]),
-            "--label",
-            "again",
         ],
-        project,
-        timeout=900,
+        root,
     )
     table = pd.read_csv(out / "table.csv")
-    assert len(table) == 4 + 2 and (table["model"] == "real images (floor)").sum() == 1  # the floor is not redone
-    assert sorted(table[table["model"] == "again"]["weights"]) == ["ema", "raw"]
-    again = table[(table["model"] == "again") & (table["weights"] == "ema")].iloc[0]
-    first = runs[(runs["weights"] == "ema") & (runs["steps"] == 4)].iloc[0]
-    assert again["fid"] == first["fid"]  # same model, same seed: same samples
-    assert (out / "grids_again.png").exists()
+    assert list(table["experiment"]) == ["raw-4-steps"] and int(table["n"].iloc[0]) == 12
+    shown = json.loads(run(["dvc", "exp", "show", "--json"], project).stdout)
+    import experiments  # scripts/ (pyproject's pythonpath)
 
-
-def test_training_ablation_trains_each_lever_and_resumes_its_table(project, root, tmp_path):
-    """scripts/training_ablation.py on the tiny run: the floor, then each lever trained from scratch and measured
-    as the grader measures; a second call runs only the rows the table lacks."""
-    import pandas as pd
-
-    out, rubric = tmp_path / "training", tiny_rubric(root, project, tmp_path / "rubric.yaml")
-    script = str(project / "scripts" / "training_ablation.py")
-    common = ["--epochs", "1", "--n", "6", "--rubric", str(rubric), "--out", str(out)]
-    run([sys.executable, script, *common, "--only", "baseline", "v-prediction"], project, timeout=900)
-    table = pd.read_csv(out / "table.csv")
-    assert list(table["lever"]) == ["real images (floor)", "baseline", "v-prediction"]
-    floor, runs = table.iloc[0], table.iloc[1:]
-    assert (runs["epochs"] == 1).all() and (runs["n"] == 6).all() and (runs["cpu_minutes_per_200_epochs"] > 0).all()
-    assert ((runs["fid"] / floor["fid"]).round(2) == runs["fid_over_floor"]).all() and (table["fid"] > 0).all()
-    for _, row in table.iterrows():  # every sample is called a digit or not one
-        assert sum(int(c) for c in row["digit_counts"].split("/")) + round(row["not_digits"] * 6) == 6
-    assert runs["parameters"].nunique() == 1 and pd.isna(floor["near_copies"]) and runs["near_copies"].between(0, 1).all()
-
-    run([sys.executable, script, *common, "--only", "baseline", "no attention"], project, timeout=900)
-    table = pd.read_csv(out / "table.csv")
-    assert list(table["lever"]) == ["real images (floor)", "baseline", "v-prediction", "no attention"]
-    assert table.iloc[3]["parameters"] < table.iloc[1]["parameters"]
-    with np.load(out / "samples.npz") as shown:
-        assert sorted(shown.files) == ["1|6|baseline", "1|6|no attention", "1|6|v-prediction"]
-    assert (out / "grids_1_epochs.png").stat().st_size > 0
-
-    run([sys.executable, script, *common, "--trained"], project, timeout=900)  # the pipeline's own model, measured
-    table = pd.read_csv(out / "table.csv")
-    trained = table.iloc[-1]
-    assert len(table) == 5 and trained["lever"] == "the pipeline's model (dvc repro)"
-    assert trained["epochs"] == yaml.safe_load((project / "params.yaml").read_text())["train"]["epochs"]
-    assert trained["fid"] > 0 and trained["n"] == 6 and pd.isna(trained["cpu_minutes_per_200_epochs"])
-
-    run([sys.executable, script, *common, "--trained", "--sampler", "steps=2", "use_ema=false"], project, timeout=900)
-    table = pd.read_csv(out / "table.csv")  # the same model sampled otherwise: a row of its own, named by its keys
-    resampled = table.iloc[-1]
-    assert len(table) == 6 and resampled["lever"] == "the pipeline's model sampled with sampler.steps 2, sampler.use_ema False"
-    assert resampled["fid"] > 0 and resampled["fid"] != trained["fid"] and resampled["parameters"] == trained["parameters"]
-
-
-def test_training_ablation_draws_a_larger_floor_outside_the_subset(project, tmp_path):
-    """For an n above the pipeline's 20 floor images, the script's floor is n MNIST training images outside the
-    subset; up to 20 it is the pipeline's own."""
-    drawn = tmp_path / "floors.npz"
-    code = (
-        "import numpy as np; import training_ablation as t; "
-        "cfg = t.configs(t.ROOT / 'params.yaml', {}, None); "
-        f"np.savez({str(drawn)!r}, small=t.floor_images(cfg, 12), large=t.floor_images(cfg, 50))"
-    )
-    run([sys.executable, "-c", code], project / "scripts", timeout=300)  # scripts/ first on sys.path, as when one runs
-    with np.load(drawn) as f, np.load(project / "data/mnist/floor.npz") as pipeline:
-        small, large, own = f["small"], f["large"], pipeline["images"]
-    with np.load(project / "reports/mnist_subset/subset.npz") as subset:
-        train = {image.tobytes() for image in subset["images"]}
-    assert np.array_equal(small, own[:12])
-    assert large.shape == (50, 32, 32) and large.dtype == np.uint8
-    assert len({image.tobytes() for image in large}) == 50 and not train & {image.tobytes() for image in large}
+    listed = {e["name"]: e for e in experiments.experiments(shown)}
+    fid = listed["raw-4-steps"]["metrics"]["reports/fid/metrics.json"]
+    assert listed["raw-4-steps"]["params"]["sampler.steps"] == 4 and fid["n_generated"] == 12
+    assert table["fid"].iloc[0] == round(fid["fid"], 2) and table["fid_over_floor"].iloc[0] == round(fid["fid_over_floor"], 2)
+    counts = [int(c) for c in table["digit_counts"].iloc[0].split("/")]
+    assert len(counts) == 10 and sum(counts) + round(table["not_digits"].iloc[0] * 12) == 12  # every sample called
+    assert 0 <= table["near_copies"].iloc[0] <= 1 and table["cpu_minutes_per_200_epochs"].iloc[0] > 0
+    assert "raw-4-steps" in (out / "table.md").read_text()
+    refused = run([sys.executable, script, "no-such-run", "--root", str(project)], root, check=False)
+    assert refused.returncode != 0 and "no experiment named no-such-run" in refused.stderr

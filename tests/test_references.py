@@ -21,22 +21,22 @@ def rubric():
 
 
 @pytest.mark.parametrize("name, stage", [("fid_statistics", "fid_reference"), ("digit_classifier", "digit_classifier")])
-def test_each_reference_file_is_the_one_its_stage_wrote_and_the_rubric_records(root, rubric, name, stage):
+def test_each_reference_file_is_the_one_its_stage_wrote_and_recorded(root, rubric, name, stage):
     spec = rubric["references"][name]
     path = HERE / spec["file"]
-    metrics = json.loads((root / "reports" / stage / "metrics.json").read_text())
-    assert file_digest(path, "sha256") == spec["sha256"] == metrics["sha256"]
+    record = root / "reports" / stage / "metrics.json"
+    assert (HERE / spec["recorded_in"]).resolve() == record.resolve()
+    metrics = json.loads(record.read_text())
+    assert file_digest(path, "sha256") == metrics["sha256"]
     assert (root / metrics["file"]).resolve() == path.resolve()
+    assert metrics["sha256"] not in (root / "grader/rubric.yaml").read_text()  # read from the record, never copied
 
 
 def test_the_shipped_classifier_recognises_at_least_99_percent_of_the_test_images(root, rubric, mnist_dir):
-    model = classifier.load(
-        HERE / rubric["references"]["digit_classifier"]["file"], rubric["references"]["digit_classifier"]["sha256"]
-    )
+    refs = References(rubric, fid=False)
     images, labels = data.prepared_split(mnist_dir, "test", 32)
-    measured = classifier.accuracy(model, images, labels)
+    measured = classifier.accuracy(refs.classifier, images, labels)
     assert measured >= 0.99
-    assert measured == pytest.approx(rubric["references"]["digit_classifier"]["test_accuracy"], abs=1e-4)
     assert measured == pytest.approx(
         json.loads((root / "reports/digit_classifier/metrics.json").read_text())["test_accuracy"], abs=1e-4
     )
@@ -68,3 +68,14 @@ def test_a_tampered_reference_is_refused(rubric, tmp_path):
     tampered["references"]["fid_statistics"]["file"] = str(forged)
     with pytest.raises(ReferenceUnavailable, match="SHA-256"):
         _ = References(tampered).fid_statistics
+
+
+def test_a_reference_without_its_stages_record_is_refused(rubric, tmp_path):
+    (tmp_path / "metrics.json").write_text('{"n_train": 60000}')  # a record that names no SHA-256
+    for recorded_in in (tmp_path / "missing.json", tmp_path / "metrics.json"):
+        tampered = yaml.safe_load(yaml.safe_dump(rubric))
+        tampered["references"]["digit_classifier"]["recorded_in"] = str(recorded_in)
+        with pytest.raises(
+            ReferenceUnavailable, match=f"the record of the grader's digit classifier, {recorded_in}, holds no SHA-256"
+        ):
+            _ = References(tampered, fid=False).classifier

@@ -32,3 +32,15 @@ def test_a_report_that_moves_makes_the_check_fail_until_the_text_is_rendered_aga
     assert render(root, "--root", str(tmp_path)).returncode == 0
     assert "**<!-- fid/metrics.json fid .2f -->12.35<!-- end -->**" in (tmp_path / "README.md").read_text()
     assert render(root, "--check", "--root", str(tmp_path)).returncode == 0
+
+
+def test_the_settings_files_comments_carry_no_measurements(root):
+    """params.yaml and the rubric say what each value is and where it was measured, never what was measured: a
+    decimal number or a percentage in a comment would go stale with the next run (the docs render those)."""
+    import re
+
+    for name in ("params.yaml", "grader/rubric.yaml"):
+        for number, line in enumerate((root / name).read_text().splitlines(), 1):
+            comment = line.split("#", 1)[1] if "#" in line else ""
+            comment = re.sub(r"\b(?:eq|eqs)\. \([\d.\-, ]+\)|\(\d+\)|\d+\.\d+\.\d+", "", comment)  # equations, versions
+            assert not re.search(r"\d\.\d|\d ?%|\d(?:\.\d+)?x faster", comment), f"{name}:{number}: {line.strip()}"

@@ -2,8 +2,9 @@ import pytest
 import torch
 
 from ddpm_lab.errors import ConfigError
-from ddpm_lab.sampler import SamplerConfig, Trajectory, backward_step, respaced, sample, step, step_noise, variant_step
+from ddpm_lab.sampler import Trajectory, backward_step, respaced, sample, step, step_noise, variant_step
 from ddpm_lab.schedule import NoiseSchedule
+from tests import lab
 
 
 def oracle(schedule: NoiseSchedule, target: torch.Tensor):
@@ -19,7 +20,7 @@ def oracle(schedule: NoiseSchedule, target: torch.Tensor):
 def test_sampler_recovers_the_single_training_image_with_the_exact_noise_predictor():
     s = NoiseSchedule.linear(0.9999, 0.98, 500)
     target = torch.linspace(-1, 1, 16).reshape(1, 1, 4, 4)
-    out = sample(oracle(s, target), s, 8, (1, 4, 4), SamplerConfig(batch_size=8), seed=0)
+    out = sample(oracle(s, target), s, 8, (1, 4, 4), lab.sampler(batch_size=8), seed=0)
     assert out.shape == (8, 1, 4, 4)
     assert torch.allclose(out, target.expand_as(out), atol=1e-3)
 
@@ -28,7 +29,7 @@ def test_sampler_recovers_the_single_training_image_with_the_exact_noise_predict
 def test_the_sampler_at_other_noise_scales_also_recovers_the_training_image(eta):
     s = NoiseSchedule.linear(0.9999, 0.98, 500)
     target = torch.linspace(-1, 1, 16).reshape(1, 1, 4, 4)
-    out = sample(oracle(s, target), s, 8, (1, 4, 4), SamplerConfig(steps=50, eta=eta, batch_size=8), seed=0)
+    out = sample(oracle(s, target), s, 8, (1, 4, 4), lab.sampler(steps=50, eta=eta, batch_size=8), seed=0)
     assert torch.allclose(out, target.expand_as(out), atol=1e-3)
 
 
@@ -59,7 +60,7 @@ def test_eta_zero_adds_no_fresh_noise_after_x_T():
         s,
         4,
         (1, 3, 3),
-        SamplerConfig(eta=0.0, batch_size=4),
+        lab.sampler(eta=0.0, batch_size=4),
         seed=3,
         observe=lambda t, x: starts.append(x) if t == 100 else None,
     )
@@ -69,32 +70,32 @@ def test_eta_zero_adds_no_fresh_noise_after_x_T():
         eps = model(x, t)
         x = ab_prev.sqrt() * (x - (1 - ab).sqrt() * eps) / ab.sqrt() + (1 - ab_prev).sqrt() * eps
     assert torch.allclose(out, x, atol=1e-4)
-    lab = sample(model, s, 4, (1, 3, 3), SamplerConfig(batch_size=4), seed=3)
-    assert not torch.allclose(out, lab, atol=1e-2)
+    literal = sample(model, s, 4, (1, 3, 3), lab.sampler(batch_size=4), seed=3)
+    assert not torch.allclose(out, literal, atol=1e-2)
 
 
 def test_eta_is_checked_with_the_variance_it_needs():
     with pytest.raises(ConfigError, match="eta"):
-        SamplerConfig(eta=-0.5)
+        lab.sampler(eta=-0.5)
     with pytest.raises(ConfigError, match="posterior"):
-        SamplerConfig(eta=0.5, variance="beta")
-    assert SamplerConfig(eta=1.0, variance="beta").eta == 1.0
+        lab.sampler(eta=0.5, variance="beta")
+    assert lab.sampler(eta=1.0, variance="beta").eta == 1.0
 
 
 def test_clipping_x0_changes_nothing_when_the_prediction_is_in_range():
     s = NoiseSchedule.linear(0.9999, 0.98, 100)
     target = torch.full((1, 1, 2, 2), 0.5)
-    plain = sample(oracle(s, target), s, 4, (1, 2, 2), SamplerConfig(batch_size=4), seed=5)
-    clipped = sample(oracle(s, target), s, 4, (1, 2, 2), SamplerConfig(batch_size=4, clip_x0=True), seed=5)
+    plain = sample(oracle(s, target), s, 4, (1, 2, 2), lab.sampler(batch_size=4), seed=5)
+    clipped = sample(oracle(s, target), s, 4, (1, 2, 2), lab.sampler(batch_size=4, clip_x0=True), seed=5)
     assert torch.allclose(plain, clipped, atol=1e-5)
 
 
 def test_same_seed_same_samples_other_seed_other_samples_and_batching_does_not_matter():
     s = NoiseSchedule.linear(0.9999, 0.98, 50)
     model = lambda x, t: 0.1 * x  # noqa: E731
-    a = sample(model, s, 6, (1, 3, 3), SamplerConfig(batch_size=6), seed=1)
-    b = sample(model, s, 6, (1, 3, 3), SamplerConfig(batch_size=6), seed=1)
-    c = sample(model, s, 6, (1, 3, 3), SamplerConfig(batch_size=6), seed=2)
+    a = sample(model, s, 6, (1, 3, 3), lab.sampler(batch_size=6), seed=1)
+    b = sample(model, s, 6, (1, 3, 3), lab.sampler(batch_size=6), seed=1)
+    c = sample(model, s, 6, (1, 3, 3), lab.sampler(batch_size=6), seed=2)
     assert torch.equal(a, b)
     assert not torch.allclose(a, c)
 
@@ -123,27 +124,27 @@ def test_spacing_power_crowds_the_steps_near_zero_and_one_is_the_even_spacing():
             assert len(taus) == steps + 1 and taus[-1] == 500 and (taus.diff() >= 1).all()
     assert respaced(s, 500, 2.0)[0] is s
     seen = []  # the sampler visits exactly these timesteps, from T down
-    config = SamplerConfig(steps=7, spacing_power=2)
+    config = lab.sampler(steps=7, spacing_power=2)
     sample(lambda x, t: 0 * x, s, 1, (1, 2, 2), config, observe=lambda t, x: seen.append(t))
     assert seen == respaced(s, 7, 2)[1].flip(0).tolist() == [500, 367, 255, 163, 92, 41, 10, 0]
     with pytest.raises(ValueError, match="power"):
         respaced(s, 100, 0.5)
     with pytest.raises(ConfigError, match="spacing_power"):
-        SamplerConfig(spacing_power=0.5)
+        lab.sampler(spacing_power=0.5)
 
 
 @pytest.mark.parametrize("power", [1.0, 1.5])
 def test_respaced_sampler_also_recovers_the_training_image(power):
     s = NoiseSchedule.linear(0.9999, 0.98, 500)
     target = torch.linspace(-1, 1, 4).reshape(1, 1, 2, 2)
-    config = SamplerConfig(steps=25, spacing_power=power, batch_size=4)
+    config = lab.sampler(steps=25, spacing_power=power, batch_size=4)
     out = sample(oracle(s, target), s, 4, (1, 2, 2), config, seed=0)
     assert torch.allclose(out, target.expand_as(out), atol=1e-3)
 
 
 def test_forward_marginal_start_needs_and_uses_the_mean_image():
     s = NoiseSchedule.linear(0.9999, 0.98, 10)
-    config = SamplerConfig(start="forward_marginal", batch_size=2)
+    config = lab.sampler(start="forward_marginal", batch_size=2)
     try:
         sample(lambda x, t: 0 * x, s, 2, (1, 2, 2), config, seed=0)
     except ValueError as err:
@@ -165,23 +166,23 @@ def test_backward_step_is_eq_33_with_the_mean_of_eq_35_and_the_variance_of_eq_28
         backward_step(s, x_t, eps, 1, None), (x_t - (1 - s.alphas[1]) / (1 - s.alpha_bars[1]).sqrt() * eps) / s.alphas[1].sqrt()
     )
     # the pipeline's own options live outside the lab's step; at the lab's settings `step` is the lab's step
-    torch.testing.assert_close(step(s, x_t, eps, t, SamplerConfig(), z), backward_step(s, x_t, eps, t, z))
-    beta = SamplerConfig(variance="beta")
+    torch.testing.assert_close(step(s, x_t, eps, t, lab.sampler(), z), backward_step(s, x_t, eps, t, z))
+    beta = lab.sampler(variance="beta")
     torch.testing.assert_close(step(s, x_t, eps, t, beta, z), mean + (1 - a).sqrt() * z)
-    assert not torch.allclose(variant_step(s, x_t, eps, t, SamplerConfig(clip_x0=True), z), mean + sigma_q * z)  # clipped
+    assert not torch.allclose(variant_step(s, x_t, eps, t, lab.sampler(clip_x0=True), z), mean + sigma_q * z)  # clipped
 
 
 def test_progress_reports_every_step_of_every_batch_once():
     s = NoiseSchedule.linear(0.9999, 0.98, 50)
     calls = []
-    sample(lambda x, t: 0 * x, s, 5, (1, 2, 2), SamplerConfig(steps=10, batch_size=2), progress=lambda d, n: calls.append((d, n)))
+    sample(lambda x, t: 0 * x, s, 5, (1, 2, 2), lab.sampler(steps=10, batch_size=2), progress=lambda d, n: calls.append((d, n)))
     assert calls == [(d, 30) for d in range(1, 31)]  # 3 batches × 10 steps
 
 
 def test_the_trajectory_holds_x_T_then_each_visited_step_down_to_the_returned_samples():
     s = NoiseSchedule.linear(0.9999, 0.98, 500)
     target = torch.linspace(-1, 1, 16).reshape(1, 1, 4, 4)
-    config = SamplerConfig(steps=7, batch_size=3)  # 7 steps of about 71.4: 400 and 100 are not visited
+    config = lab.sampler(steps=7, batch_size=3)  # 7 steps of about 71.4: 400 and 100 are not visited
     seen = []
     out = sample(oracle(s, target), s, 5, (1, 4, 4), config, seed=0, observe=lambda t, x: seen.append((t, x.clone())))
     _, taus = respaced(s, 7)
@@ -200,7 +201,7 @@ def test_the_trajectory_holds_x_T_then_each_visited_step_down_to_the_returned_sa
 def test_each_sample_has_its_own_noise_stream_so_any_can_be_drawn_again_alone():
     s = NoiseSchedule.linear(0.9999, 0.98, 50)
     model = lambda x, t: 0.1 * x  # noqa: E731 - elementwise: no rounding differs between batch shapes
-    config = SamplerConfig(steps=20, batch_size=4, start="forward_marginal")
+    config = lab.sampler(steps=20, batch_size=4, start="forward_marginal")
     mean = torch.full((1, 3, 3), -0.5)
     every = sample(model, s, 10, (1, 3, 3), config, seed=7, mean_image=mean)
     alone = sample(
@@ -208,7 +209,7 @@ def test_each_sample_has_its_own_noise_stream_so_any_can_be_drawn_again_alone():
         s,
         3,
         (1, 3, 3),
-        SamplerConfig(steps=20, batch_size=1, start="forward_marginal"),
+        lab.sampler(steps=20, batch_size=1, start="forward_marginal"),
         seed=7,
         mean_image=mean,
         indices=[9, 0, 4],

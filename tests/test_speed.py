@@ -7,7 +7,8 @@ import torch
 from ddpm_lab.errors import ConfigError
 from ddpm_lab.schedule import NoiseSchedule
 from ddpm_lab.speed import Levers, cpu_flags, native_bf16, prepare
-from ddpm_lab.unet import UNet, UNetConfig
+from ddpm_lab.unet import UNet
+from tests import lab
 
 AVX2_ONLY = frozenset({"fma", "avx", "avx2"})
 WITH_AMX = AVX2_ONLY | {"amx_bf16", "amx_tile"}
@@ -16,7 +17,7 @@ CPU = torch.device("cpu")
 
 def tiny_unet() -> UNet:
     torch.manual_seed(0)
-    model = UNet(UNetConfig(image_size=8, base_channels=8, channel_mults=(1, 2)), NoiseSchedule.linear(0.9999, 0.98, 50))
+    model = UNet(lab.unet(image_size=8, base_channels=8, channel_mults=(1, 2)), NoiseSchedule.linear(0.9999, 0.98, 50))
     with torch.no_grad():  # the last layer starts at zero: make the output depend on every layer
         model.conv_out.weight.normal_(0, 0.1)
     return model.eval()

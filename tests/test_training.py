@@ -11,7 +11,6 @@ import torch
 
 from ddpm_lab.schedule import NoiseSchedule
 from ddpm_lab.training import (
-    TrainConfig,
     TrainingDiverged,
     ema_decay_at,
     learning_rate_at,
@@ -21,9 +20,10 @@ from ddpm_lab.training import (
     train,
     training_step,
 )
-from ddpm_lab.unet import UNet, UNetConfig
+from ddpm_lab.unet import UNet
+from tests import lab
 
-TINY = UNetConfig(image_size=8, base_channels=8, channel_mults=(1, 2), attention=True)
+TINY = lab.unet(image_size=8, base_channels=8, channel_mults=(1, 2), attention=True)
 
 
 def tiny_data(n=32, seed=0):
@@ -39,19 +39,19 @@ def schedule():
 
 def test_loss_falls_on_a_learnable_dataset():
     torch.manual_seed(0)
-    state = train(UNet(TINY), schedule(), tiny_data(), TrainConfig(epochs=30, batch_size=16, learning_rate=3e-3, warmup_steps=5))
+    state = train(UNet(TINY), schedule(), tiny_data(), lab.train(epochs=30, batch_size=16, learning_rate=3e-3, warmup_steps=5))
     assert len(state.history) == 30 and state.epoch == 30
     assert sum(state.history[-5:]) / 5 < 0.7 * sum(state.history[:5]) / 5
 
 
 def test_resumed_run_ends_bit_for_bit_where_an_uninterrupted_one_does(tmp_path):
-    config = TrainConfig(epochs=4, batch_size=8, checkpoint_every=2, seed=3)
+    config = lab.train(epochs=4, batch_size=8, checkpoint_every=2, seed=3)
     torch.manual_seed(0)
     straight = train(UNet(TINY), schedule(), tiny_data(), config)
 
     torch.manual_seed(0)
     first = train(
-        UNet(TINY), schedule(), tiny_data(), TrainConfig(**{**config.__dict__, "epochs": 2}), checkpoint=tmp_path / "state.pt"
+        UNet(TINY), schedule(), tiny_data(), lab.train(**{**config.__dict__, "epochs": 2}), checkpoint=tmp_path / "state.pt"
     )
     assert first.epoch == 2
     torch.manual_seed(123)  # a fresh process: different init, which the checkpoint overrides
@@ -66,22 +66,22 @@ def test_resumed_run_ends_bit_for_bit_where_an_uninterrupted_one_does(tmp_path):
 
 def test_checkpoint_of_other_settings_model_or_data_is_not_resumed(tmp_path):
     ckpt = tmp_path / "s.pt"
-    train(UNet(TINY), schedule(), tiny_data(), TrainConfig(epochs=1, batch_size=8), checkpoint=ckpt)
-    assert train(UNet(TINY), schedule(), tiny_data(), TrainConfig(epochs=2, batch_size=8), checkpoint=ckpt).resumed_from == 1
-    train(UNet(TINY), schedule(), tiny_data(), TrainConfig(epochs=1, batch_size=8), checkpoint=ckpt)
-    assert train(UNet(TINY), schedule(), tiny_data(), TrainConfig(epochs=1, batch_size=16), checkpoint=ckpt).resumed_from == 0
-    train(UNet(TINY), schedule(), tiny_data(), TrainConfig(epochs=1, batch_size=8), checkpoint=ckpt)
-    wider = UNet(UNetConfig(image_size=8, base_channels=16, channel_mults=(1, 2)))
-    assert train(wider, schedule(), tiny_data(), TrainConfig(epochs=1, batch_size=8), checkpoint=ckpt).resumed_from == 0
-    train(UNet(TINY), schedule(), tiny_data(), TrainConfig(epochs=1, batch_size=8), checkpoint=ckpt)
+    train(UNet(TINY), schedule(), tiny_data(), lab.train(epochs=1, batch_size=8), checkpoint=ckpt)
+    assert train(UNet(TINY), schedule(), tiny_data(), lab.train(epochs=2, batch_size=8), checkpoint=ckpt).resumed_from == 1
+    train(UNet(TINY), schedule(), tiny_data(), lab.train(epochs=1, batch_size=8), checkpoint=ckpt)
+    assert train(UNet(TINY), schedule(), tiny_data(), lab.train(epochs=1, batch_size=16), checkpoint=ckpt).resumed_from == 0
+    train(UNet(TINY), schedule(), tiny_data(), lab.train(epochs=1, batch_size=8), checkpoint=ckpt)
+    wider = UNet(lab.unet(image_size=8, base_channels=16, channel_mults=(1, 2)))
+    assert train(wider, schedule(), tiny_data(), lab.train(epochs=1, batch_size=8), checkpoint=ckpt).resumed_from == 0
+    train(UNet(TINY), schedule(), tiny_data(), lab.train(epochs=1, batch_size=8), checkpoint=ckpt)
     other_data = tiny_data(seed=9)
-    assert train(UNet(TINY), schedule(), other_data, TrainConfig(epochs=1, batch_size=8), checkpoint=ckpt).resumed_from == 0
+    assert train(UNet(TINY), schedule(), other_data, lab.train(epochs=1, batch_size=8), checkpoint=ckpt).resumed_from == 0
 
 
 def test_divergence_stops_at_once_and_keeps_the_last_good_checkpoint(tmp_path):
     ckpt = tmp_path / "state.pt"
-    config = TrainConfig(epochs=2, batch_size=8, checkpoint_every=1)
-    train(UNet(TINY), schedule(), tiny_data(), TrainConfig(epochs=1, batch_size=8, checkpoint_every=1), checkpoint=ckpt)
+    config = lab.train(epochs=2, batch_size=8, checkpoint_every=1)
+    train(UNet(TINY), schedule(), tiny_data(), lab.train(epochs=1, batch_size=8, checkpoint_every=1), checkpoint=ckpt)
     good = ckpt.read_bytes()
     data = tiny_data()
     data[5] = float("nan")  # other data: the checkpoint is not resumed, training starts over and diverges
@@ -94,13 +94,14 @@ KILL_SCRIPT = r"""
 import sys, torch
 from pathlib import Path
 from ddpm_lab.schedule import NoiseSchedule
-from ddpm_lab.training import TrainConfig, train
-from ddpm_lab.unet import UNet, UNetConfig
+from ddpm_lab.training import train
+from ddpm_lab.unet import UNet
+from tests import lab
 torch.manual_seed(0)
 g = torch.Generator().manual_seed(0)
 data = torch.rand(64, 1, 8, 8, generator=g) * 2 - 1
-config = TrainConfig(epochs=int(sys.argv[3]), batch_size=8, checkpoint_every=1, seed=1)
-state = train(UNet(UNetConfig(image_size=8, base_channels=8, channel_mults=(1, 2))), NoiseSchedule.linear(0.9999, 0.98, 50),
+config = lab.train(epochs=int(sys.argv[3]), batch_size=8, checkpoint_every=1, seed=1)
+state = train(UNet(lab.unet(image_size=8, base_channels=8, channel_mults=(1, 2))), NoiseSchedule.linear(0.9999, 0.98, 50),
               data, config, checkpoint=Path(sys.argv[2]), on_epoch=lambda e, l: print("epoch", e, flush=True))
 torch.save({"history": state.history, "model": state.model.state_dict()}, sys.argv[2] + ".final")
 """
@@ -111,7 +112,7 @@ def test_sigkill_mid_run_then_rerun_resumes_with_every_epoch_once(tmp_path, root
     script = tmp_path / "run.py"
     script.write_text(KILL_SCRIPT)
     ckpt = str(tmp_path / "state.pt")
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": f"{root}{os.pathsep}{root / 'scripts'}"}  # for tests.lab
     proc = subprocess.Popen([sys.executable, str(script), str(root), ckpt, "40"], stdout=subprocess.PIPE, text=True, env=env)
     for line in proc.stdout:
         if line.startswith("epoch 3"):
@@ -132,50 +133,50 @@ def test_sigkill_mid_run_then_rerun_resumes_with_every_epoch_once(tmp_path, root
 
 
 def test_the_learning_rate_warms_up_linearly_then_stays():
-    config = TrainConfig(learning_rate=1e-3, warmup_steps=4)
+    config = lab.train(learning_rate=1e-3, warmup_steps=4)
     assert [learning_rate_at(step, config, 6) for step in range(6)] == pytest.approx([2.5e-4, 5e-4, 7.5e-4, 1e-3, 1e-3, 1e-3])
-    assert learning_rate_at(0, TrainConfig(learning_rate=1e-3, warmup_steps=0), 6) == 1e-3
+    assert learning_rate_at(0, lab.train(learning_rate=1e-3, warmup_steps=0), 6) == 1e-3
 
 
 def test_a_decaying_learning_rate_falls_from_its_peak_to_zero_at_the_last_step():
     for shape, middle in (("cosine", 0.5e-3), ("linear", 0.5e-3)):
-        config = TrainConfig(learning_rate=1e-3, warmup_steps=2, lr_schedule=shape)
+        config = lab.train(learning_rate=1e-3, warmup_steps=2, lr_schedule=shape)
         rates = [learning_rate_at(step, config, 102) for step in range(103)]
         assert rates[:3] == pytest.approx([0.5e-3, 1e-3, 1e-3])  # warm-up, then the peak
         assert rates[52] == pytest.approx(middle) and rates[102] == pytest.approx(0, abs=1e-12)
         assert all(a >= b for a, b in zip(rates[2:], rates[3:]))
-    cosine = TrainConfig(learning_rate=1e-3, warmup_steps=0, lr_schedule="cosine")
+    cosine = lab.train(learning_rate=1e-3, warmup_steps=0, lr_schedule="cosine")
     assert learning_rate_at(25, cosine, 100) == pytest.approx(1e-3 * (1 + math.cos(math.pi / 4)) / 2)
 
 
 def test_ema_warm_up_and_loss_weights():
-    assert ema_decay_at(0, TrainConfig(ema_decay=0.999)) == 0.999
-    warm = TrainConfig(ema_decay=0.999, ema_warmup=True)
+    assert ema_decay_at(0, lab.train(ema_decay=0.999)) == 0.999
+    warm = lab.train(ema_decay=0.999, ema_warmup=True)
     assert [ema_decay_at(s, warm) for s in (0, 90)] == pytest.approx([0.1, 0.91]) and ema_decay_at(10**6, warm) == 0.999
     sched, t = schedule(), torch.tensor([1, 25, 50])
     alpha_bar = sched.alpha_bars[t]
     snr = alpha_bar / (1 - alpha_bar)
-    assert loss_weights(sched, t, TrainConfig(), "eps") is None  # the lab's eq. (38)
-    torch.testing.assert_close(loss_weights(sched, t, TrainConfig(), "v"), 1 / alpha_bar)
-    min_snr = TrainConfig(loss_weighting="min_snr", min_snr_gamma=5.0)
+    assert loss_weights(sched, t, lab.train(), "eps") is None  # the lab's eq. (38)
+    torch.testing.assert_close(loss_weights(sched, t, lab.train(), "v"), 1 / alpha_bar)
+    min_snr = lab.train(loss_weighting="min_snr", min_snr_gamma=5.0)
     for prediction in ("eps", "v"):
         torch.testing.assert_close(loss_weights(sched, t, min_snr, prediction), snr.clamp(max=5.0) / snr)
     assert snr[0] > 5 > snr[-1]  # the weight is below 1 at small t and 1 at large t
     with pytest.raises(ValueError, match="lr_schedule.*loss_weighting"):
-        TrainConfig(lr_schedule="step", loss_weighting="snr")
+        lab.train(lr_schedule="step", loss_weighting="snr")
 
 
 def test_a_decaying_run_is_resumed_only_by_a_checkpoint_of_the_same_length():
     model = UNet(TINY)
-    same = run_identity(model, schedule(), tiny_data(8), TrainConfig(epochs=5))
-    assert same == run_identity(model, schedule(), tiny_data(8), TrainConfig(epochs=9))
-    cosine = [run_identity(model, schedule(), tiny_data(8), TrainConfig(epochs=e, lr_schedule="cosine")) for e in (5, 9)]
+    same = run_identity(model, schedule(), tiny_data(8), lab.train(epochs=5))
+    assert same == run_identity(model, schedule(), tiny_data(8), lab.train(epochs=9))
+    cosine = [run_identity(model, schedule(), tiny_data(8), lab.train(epochs=e, lr_schedule="cosine")) for e in (5, 9)]
     assert cosine[0] != cosine[1]
 
 
 def test_v_prediction_trains_through_the_same_step():
     torch.manual_seed(0)
-    config = TrainConfig(batch_size=8, warmup_steps=1)
+    config = lab.train(batch_size=8, warmup_steps=1)
     model = UNet(dataclasses.replace(TINY, prediction="v"), schedule())
     state = new_state(model, config)
     losses = [training_step(state, schedule(), tiny_data(8), config).item() for _ in range(3)]
@@ -184,7 +185,7 @@ def test_v_prediction_trains_through_the_same_step():
 
 def test_a_training_step_moves_the_weights_and_the_ema_a_non_finite_loss_moves_nothing():
     torch.manual_seed(0)
-    config = TrainConfig(batch_size=8, ema_decay=0.5, warmup_steps=1)
+    config = lab.train(batch_size=8, ema_decay=0.5, warmup_steps=1)
     state = new_state(UNet(TINY), config)
     before = {k: v.clone() for k, v in state.model.state_dict().items()}
     loss = training_step(state, schedule(), tiny_data(8), config)

@@ -4,16 +4,17 @@ import dataclasses
 import pytest
 import torch
 
-from ddpm_lab.unet import UNet, UNetConfig, count_parameters
+from ddpm_lab.unet import UNet, count_parameters
+from tests import lab
 
 
 @pytest.mark.parametrize(
     "config",
     [
-        UNetConfig(),
-        UNetConfig(patch_size=2, channel_mults=(1, 2)),
-        UNetConfig(base_channels=16, channel_mults=(1, 2, 2), attention=False),
-        UNetConfig(patch_size=2, channel_mults=(1, 2), full_res_channels=16),
+        lab.unet(),
+        lab.unet(patch_size=2, channel_mults=(1, 2)),
+        lab.unet(base_channels=16, channel_mults=(1, 2, 2), attention=False),
+        lab.unet(patch_size=2, channel_mults=(1, 2), full_res_channels=16),
     ],
 )
 def test_shapes_and_time_conditioning(config):
@@ -32,15 +33,15 @@ def test_shapes_and_time_conditioning(config):
 
 def test_config_refuses_sizes_it_cannot_halve():
     with pytest.raises(ValueError, match="must be a multiple of 4; got 30"):
-        UNetConfig(image_size=30, channel_mults=(1, 2, 2))
+        lab.unet(image_size=30, channel_mults=(1, 2, 2))
     with pytest.raises(ValueError, match=r"multiple of 8 \(GroupNorm groups\); got \[12, 24, 24\]"):
-        UNetConfig(base_channels=12)
+        lab.unet(base_channels=12)
 
 
 def test_full_resolution_blocks_are_trained_and_checked():
     """With ``full_res_channels`` the image passes a block at 32×32 before the 2×2 folding and another after the
     unfolding: both take part (their weights get gradients) and the output keeps the image's shape."""
-    config = UNetConfig(patch_size=2, channel_mults=(1, 2), full_res_channels=8)
+    config = lab.unet(patch_size=2, channel_mults=(1, 2), full_res_channels=8)
     torch.manual_seed(0)
     model = UNet(config)
     for p in model.parameters():
@@ -55,15 +56,15 @@ def test_full_resolution_blocks_are_trained_and_checked():
     plain = UNet(dataclasses.replace(config, full_res_channels=0))
     assert not hasattr(plain, "stem_block") and plain.conv_out.out_channels == 4
     with pytest.raises(ValueError, match=r"full_res_channels: a full-resolution block needs patches to fold"):
-        UNetConfig(channel_mults=(1, 2), full_res_channels=16)
+        lab.unet(channel_mults=(1, 2), full_res_channels=16)
     with pytest.raises(ValueError, match=r"full_res_channels: must be a multiple of full_res_groups \(8, .*got 12"):
-        UNetConfig(patch_size=2, channel_mults=(1, 2), full_res_channels=12)
+        lab.unet(patch_size=2, channel_mults=(1, 2), full_res_channels=12)
 
 
 def test_full_resolution_options_change_only_what_they_name():
     """``full_res_groups`` sets the GroupNorm groups of the full-resolution blocks alone; with
     ``full_res_stem_block=False`` the stem is the convolution only and the block after the unfolding stays."""
-    config = UNetConfig(patch_size=2, channel_mults=(1, 2), full_res_channels=8, full_res_groups=2)
+    config = lab.unet(patch_size=2, channel_mults=(1, 2), full_res_channels=8, full_res_groups=2)
     model = UNet(config)
     assert {m.num_groups for m in (model.head_block.norm1, model.head_block.norm2, model.norm_out)} == {2}
     assert model.down[0].blocks[0].norm1.num_groups == 8 and model.stem_block.norm1.num_groups == 2
@@ -77,17 +78,17 @@ def test_full_resolution_options_change_only_what_they_name():
     out.square().mean().backward()
     assert out.shape == x.shape and lean.stem_conv.weight.grad.abs().sum() > 0
     with pytest.raises(ValueError, match=r"full_res_channels: must be a multiple of full_res_groups \(4, .*got 10"):
-        UNetConfig(patch_size=2, channel_mults=(1, 2), full_res_channels=10, full_res_groups=4)
+        lab.unet(patch_size=2, channel_mults=(1, 2), full_res_channels=10, full_res_groups=4)
 
 
 def test_channels_last_layout_gives_the_plain_layouts_numbers():
     """The speed-up of keeping weights in NHWC changes no number beyond fp32 rounding: forward pass,
     gradients and a whole (respaced) run of the sampler of eq. (33) against a contiguous copy."""
-    from ddpm_lab.sampler import SamplerConfig, sample
+    from ddpm_lab.sampler import sample
     from ddpm_lab.schedule import NoiseSchedule
 
     torch.manual_seed(0)
-    fast = UNet(UNetConfig(patch_size=2, channel_mults=(1, 2)))
+    fast = UNet(lab.unet(patch_size=2, channel_mults=(1, 2)))
     for p in fast.parameters():
         p.data += 0.05 * torch.randn_like(p)
     plain = copy.deepcopy(fast).to(memory_format=torch.contiguous_format)
@@ -104,7 +105,7 @@ def test_channels_last_layout_gives_the_plain_layouts_numbers():
         torch.testing.assert_close(a.grad, b.grad, rtol=1e-3, atol=1e-6)
 
     schedule = NoiseSchedule.linear(0.9999, 0.98, 500)
-    cfg = SamplerConfig(steps=25, batch_size=4)
+    cfg = lab.sampler(steps=25, batch_size=4)
     with torch.no_grad():
         a = sample(fast.eval(), schedule, 8, (1, 32, 32), cfg, seed=3)
         b = sample(plain.eval(), schedule, 8, (1, 32, 32), cfg, seed=3)
@@ -116,7 +117,7 @@ def test_a_v_predicting_unet_returns_the_noise_its_v_implies():
     from ddpm_lab.schedule import NoiseSchedule
 
     schedule = NoiseSchedule.linear(0.9999, 0.98, 500)
-    config = UNetConfig(patch_size=2, channel_mults=(1, 2))
+    config = lab.unet(patch_size=2, channel_mults=(1, 2))
     torch.manual_seed(0)
     eps_net = UNet(config)
     for p in eps_net.parameters():
@@ -131,7 +132,7 @@ def test_a_v_predicting_unet_returns_the_noise_its_v_implies():
 
 
 def test_depth_attention_levels_and_dropout():
-    base = UNetConfig(patch_size=2, channel_mults=(1, 2))
+    base = lab.unet(patch_size=2, channel_mults=(1, 2))
     deeper = UNet(dataclasses.replace(base, blocks_per_level=2, attention_levels=(0, 1)))
     assert count_parameters(deeper) > count_parameters(UNet(base))
     assert (

@@ -139,7 +139,7 @@ def check_process() -> str:
         ab = schedule.alpha_bars[t].to(x.dtype).reshape(-1, 1, 1, 1)
         return (x - ab.sqrt() * target) / (1 - ab).sqrt()
 
-    lab = SamplerConfig(steps=None, start="standard_normal", variance="posterior", clip_x0=False, eta=1.0, batch_size=8)
+    lab = SamplerConfig.literal(batch_size=8)
     out = sample(exact_noise, schedule, 8, (1, 4, 4), lab, seed=0)
     error = float((out - target).abs().max())
     if not error < 1e-3:

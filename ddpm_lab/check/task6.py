@@ -206,8 +206,36 @@ def check_training() -> str:
 
     torch.manual_seed(0)
     schedule = NoiseSchedule.linear(0.9999, 0.98, 50)
-    model = UNet(UNetConfig(image_size=8, base_channels=8, channel_mults=(1, 2), attention=True), schedule)
-    config = TrainConfig(epochs=30, batch_size=16, learning_rate=3e-3, warmup_steps=5)
+    small = UNetConfig(
+        image_size=8,
+        base_channels=8,
+        channel_mults=(1, 2),
+        attention=True,
+        attention_levels=(),
+        blocks_per_level=1,
+        dropout=0.0,
+        prediction="eps",
+        groups=8,
+        patch_size=1,
+        full_res_channels=0,
+        full_res_groups=8,
+        full_res_stem_block=True,
+    )
+    model = UNet(small, schedule)
+    config = TrainConfig(
+        epochs=30,
+        batch_size=16,
+        learning_rate=3e-3,
+        warmup_steps=5,
+        ema_decay=0.999,
+        grad_clip=1.0,
+        checkpoint_every=10,
+        seed=0,
+        lr_schedule="constant",
+        ema_warmup=False,
+        loss_weighting="none",
+        min_snr_gamma=5.0,
+    )
     state = train(model, schedule, bars(), config)
     first, last = sum(state.history[:5]) / 5, sum(state.history[-5:]) / 5
     if not last < 0.7 * first:
