@@ -87,6 +87,8 @@ def sources(rubric: Path | None) -> dict[str, bytes]:
     its references are checked against (``recorded_in``, at the same place relative to ``grader/``)."""
     import yaml
 
+    from grader.references import grader_path
+
     files = {}
     for package in ("grader", "ddpm_lab"):
         for path in sorted((PROJECT / package).rglob("*")):
@@ -95,7 +97,7 @@ def sources(rubric: Path | None) -> dict[str, bytes]:
     if rubric is not None:
         files["grader/rubric.yaml"] = Path(rubric).read_bytes()
     for spec in yaml.safe_load(files["grader/rubric.yaml"])["references"].values():
-        record = (HERE / spec["recorded_in"]).resolve()
+        record = grader_path(spec["recorded_in"]).resolve()
         try:
             files[record.relative_to(PROJECT).as_posix()] = record.read_bytes()
         except ValueError:

@@ -29,14 +29,14 @@ class ReferenceUnavailable(Exception):
     """A reference file of the grader is missing or does not match the rubric: grading cannot run."""
 
 
-def _from_grader(name: str) -> Path:
-    path = Path(name)
-    return path if path.is_absolute() else HERE / path
+def grader_path(name: str) -> Path:
+    """A path the rubric names: relative to ``grader/``, or absolute (pathlib's ``/`` keeps an absolute one)."""
+    return HERE / name
 
 
 def recorded_sha256(spec: dict, what: str) -> str:
     """The SHA-256 of a reference file as the stage that wrote it recorded it (``spec["recorded_in"]``)."""
-    record = _from_grader(spec["recorded_in"])
+    record = grader_path(spec["recorded_in"])
     try:
         digest = json.loads(record.read_text())["sha256"]
     except (OSError, ValueError, KeyError, TypeError) as err:
@@ -49,7 +49,7 @@ def recorded_sha256(spec: dict, what: str) -> str:
 def _verified(spec: dict, what: str) -> Path:
     from ddpm_lab.io import file_digest
 
-    path = _from_grader(spec["file"])
+    path = grader_path(spec["file"])
     if not path.is_file():
         raise ReferenceUnavailable(f"the grader's {what} {path} is missing")
     digest, recorded = file_digest(path, "sha256"), recorded_sha256(spec, what)

@@ -27,6 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from ddpm_lab import artifacts, io
+from ddpm_lab.config import leaf_keys, lookup
 from grader import classifier
 from grader.references import References
 from grader.runner import load_rubric
@@ -37,9 +38,9 @@ FID, TRAIN = artifacts.METRICS["fid"], artifacts.METRICS["train"]
 
 
 def experiments(shown: list) -> list[dict]:
-    """The experiments of `dvc exp show --json`, each ``{"name", "rev", "params", "metrics"}``, params flattened
-    to dotted keys: the revs of each baseline's experiments (the workspace and the commits themselves are not
-    experiments), those that failed left out."""
+    """The experiments of `dvc exp show --json`, each ``{"name", "rev", "params", "baseline", "metrics"}``: the
+    revs of each baseline commit's experiments (the workspace and the commits themselves are not experiments),
+    those that failed left out; ``params`` and its commit's ``baseline`` params flattened to dotted keys."""
     found = []
     for baseline in shown:
         for group in baseline.get("experiments") or []:
@@ -47,16 +48,23 @@ def experiments(shown: list) -> list[dict]:
                 data = rev.get("data") or {}
                 if rev.get("error") or not data or not rev.get("name"):
                     continue
-                params = (data.get("params") or {}).get("params.yaml", {}).get("data", {})
                 metrics = {path: (entry or {}).get("data", {}) for path, entry in (data.get("metrics") or {}).items()}
-                found.append({"name": rev["name"], "rev": rev["rev"], "params": flat(params), "metrics": metrics})
+                found.append(
+                    {
+                        "name": rev["name"],
+                        "rev": rev["rev"],
+                        "params": params_of(data),
+                        "baseline": params_of(baseline.get("data") or {}),
+                        "metrics": metrics,
+                    }
+                )
     return found
 
 
-def flat(node, prefix: str = "") -> dict:
-    if not isinstance(node, dict):
-        return {prefix: node}
-    return {k: v for name, value in node.items() for k, v in flat(value, f"{prefix}.{name}" if prefix else name).items()}
+def params_of(data: dict) -> dict:
+    """params.yaml's values in an entry of `dvc exp show --json`, by dotted key."""
+    params = (data.get("params") or {}).get("params.yaml", {}).get("data", {})
+    return {key: lookup(params, key) for key in leaf_keys(params)} if params else {}
 
 
 def committed_samples(root: Path, rev: str) -> np.ndarray:
@@ -105,8 +113,9 @@ def main() -> None:
     chosen = [e for e in experiments(shown) if not args.names or e["name"] in args.names]
     if not chosen:
         raise SystemExit(f"experiments.py: no experiment {'named ' + ' '.join(args.names) if args.names else 'to measure'}")
-    keys = sorted({key for e in chosen for key in e["params"]})
-    changed = [key for key in keys if len({json.dumps(e["params"].get(key)) for e in chosen}) > 1]
+    keys = sorted({key for e in chosen for key in (*e["params"], *e["baseline"])})
+    # a key set otherwise in some experiment than in another, or than in its baseline commit
+    changed = [key for key in keys if len({json.dumps(e[side].get(key)) for e in chosen for side in ("params", "baseline")}) > 1]
     rubric = load_rubric(args.rubric)
     refs = References(rubric, mnist_dir=args.mnist_dir, fid=False)
     rows = []

@@ -54,7 +54,7 @@ def pipeline_configs():
     )
 
 
-def undertrained_samples(epochs: int, n: int, seed: int) -> np.ndarray:
+def undertrained_samples(cfg, epochs: int, n: int, seed: int) -> np.ndarray:
     import torch
 
     from ddpm_lab.config import pipeline_paths
@@ -62,7 +62,6 @@ def undertrained_samples(epochs: int, n: int, seed: int) -> np.ndarray:
     from ddpm_lab.training import train
     from ddpm_lab.unet import UNet
 
-    cfg = pipeline_configs()
     torch.manual_seed(cfg.train.seed)
     images = torch.from_numpy(np.load(pipeline_paths(ROOT)["train_images"])["images"])
     state = train(UNet(cfg.model, cfg.schedule), cfg.schedule, images, dataclasses.replace(cfg.train, epochs=epochs))
@@ -70,22 +69,18 @@ def undertrained_samples(epochs: int, n: int, seed: int) -> np.ndarray:
     return generate(net, cfg.schedule, n, cfg.sampler, seed=seed, mean_image=images.mean(0))
 
 
-def literal_sampler_samples(n: int, seed: int) -> np.ndarray:
-    """The committed model sampled with the lab's literal sampler (eq. 33, all T steps from N(0, I))."""
-    import torch
-
+def literal_sampler_samples(cfg, n: int, seed: int) -> np.ndarray:
+    """The committed model sampled with the lab's literal sampler (eq. 33, all T steps from N(0, I): no mean image
+    needed)."""
     from ddpm_lab.config import pipeline_paths
     from ddpm_lab.progress import Bar
     from ddpm_lab.sampler import LAB_LITERAL, generate
     from ddpm_lab.unet import load_trained
 
-    cfg = pipeline_configs()
-    paths = pipeline_paths(ROOT)
-    model = load_trained(paths["model"], cfg.model, cfg.schedule, ema=True)
-    images = torch.from_numpy(np.load(paths["train_images"])["images"])
+    model = load_trained(pipeline_paths(ROOT)["model"], cfg.model, cfg.schedule, ema=True)
     sampler = dataclasses.replace(cfg.sampler, **LAB_LITERAL)
     bar = Bar(f"sampling {n} images, {sampler.describe(cfg.schedule.steps)}")
-    return generate(model, cfg.schedule, n, sampler, seed=seed, mean_image=images.mean(0), progress=bar)
+    return generate(model, cfg.schedule, n, sampler, seed=seed, progress=bar)
 
 
 def measure(refs: References, images: np.ndarray, confidence: float, with_fid: bool) -> dict:
@@ -120,7 +115,8 @@ def main() -> None:
 
     from ddpm_lab.streams import seed_of
 
-    noise_seed = seed_of(pipeline_configs().train.seed, "fid_noise")  # the committed FID samples' stream
+    cfg = pipeline_configs()
+    noise_seed = seed_of(cfg.train.seed, "fid_noise")  # the committed FID samples' stream
     rubric = load_rubric()
     refs = References(rubric)
     confidence = rubric["digits"]["confidence"]
@@ -130,15 +126,11 @@ def main() -> None:
     # row id → (what the images are, the images, whether a model drew them: only those get an FID)
     sets = {
         "real": ("real MNIST test images", refs.test_images[0][: args.n], False),
-        "committed": (
-            "committed run (reports/fid/samples.npz)",
-            committed,
-            True,
-        ),
+        "committed": ("committed run (reports/fid/samples.npz)", committed, True),
     }
     if args.literal_sampler:
         start = time.perf_counter()
-        sets["literal"] = (LITERAL, literal_sampler_samples(args.n, seed=noise_seed), True)
+        sets["literal"] = (LITERAL, literal_sampler_samples(cfg, args.n, seed=noise_seed), True)
         print(f"literal sampler: {args.n} images in {time.perf_counter() - start:.0f} s", flush=True)
     for item in args.samples:
         label, path = item.split("=", 1)
@@ -147,7 +139,7 @@ def main() -> None:
         start = time.perf_counter()
         sets[f"undertrained_{epochs}"] = (
             f"undertrained ({epochs} epochs)",
-            undertrained_samples(epochs, args.n, seed=noise_seed),
+            undertrained_samples(cfg, epochs, args.n, seed=noise_seed),
             True,
         )
         print(f"{epochs}-epoch model trained and sampled in {time.perf_counter() - start:.0f} s", flush=True)
@@ -179,8 +171,7 @@ def write(rows: dict[str, dict], command: str, confidence: float, out: Path) -> 
         "`copies_within_d` is the share of images nearer than d.\n\n"
     )
     io.write_text(out / "table.md", header + table.to_markdown(index=False) + "\n")
-    clean = {key: {k: (None if isinstance(v, float) and np.isnan(v) else v) for k, v in row.items()} for key, row in rows.items()}
-    record = {"command": command, "confidence": confidence, "rows": clean}
+    record = {"command": command, "confidence": confidence, "rows": rows}
     io.write_text(out / "rows.json", json.dumps(record, indent=1) + "\n")
 
 

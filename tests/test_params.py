@@ -222,7 +222,7 @@ def test_overrides_set_dotted_keys_on_a_copy_as_dvc_exp_run_does(settings):
 
 def test_the_library_configs_hold_no_values_of_their_own(settings):
     """params.yaml is the one place the lab's values are written: no dataclass the stages build has a default (but
-    UNetConfig.channels, MNIST's one channel, which no setting changes), and each field is named as its key."""
+    UNetConfig.channels, MNIST's one channel, which no setting changes), and no two keys of a config fill one field."""
     import dataclasses
     import inspect
 

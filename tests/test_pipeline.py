@@ -359,6 +359,8 @@ def test_a_sampler_experiment_reuses_the_trained_model_and_is_measured_as_the_gr
     )
     table = pd.read_csv(out / "table.csv")
     assert list(table["experiment"]) == ["raw-4-steps"] and int(table["n"].iloc[0]) == 12
+    changed = {"sampler.steps": 4, "sampler.use_ema": False, "fid.n_generated": 12, "fid.n_floor": 12}
+    assert {k: table[k].iloc[0] for k in changed} == changed and "train.epochs" not in table  # its keys, and only those
     shown = json.loads(run(["dvc", "exp", "show", "--json"], project).stdout)
     import experiments  # scripts/ (pyproject's pythonpath)
 
