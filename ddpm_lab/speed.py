@@ -5,7 +5,8 @@
   (``TORCHINDUCTOR_CACHE_DIR``), so a rerun pays less of the compile time.
 - ``bf16``: the forward pass under bf16 autocast, taken only where the CPU computes bf16 natively (AVX-512 BF16 or
   AMX, read from ``/proc/cpuinfo``). Elsewhere bf16 is emulated and slower than fp32, so the request falls back to
-  fp32 and says so (:attr:`Prepared.notes`).
+  fp32 and says so (:attr:`Prepared.notes`). A lever for training only: the pipeline's sampler stays in fp32,
+  since the grader draws samples again in fp32 (:func:`ddpm_lab.sampler.full_precision`).
 - ``threads``: torch's intra-op threads (0: torch's default, one per core).
 
 :func:`prepare` returns the model as a function ``(x, t) -> ε̂`` with the levers applied, and what was applied.

@@ -13,6 +13,7 @@ where the interrupted one stopped.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import hashlib
 import math
@@ -29,6 +30,8 @@ from ddpm_lab.rules import Rules
 from ddpm_lab.schedule import NoiseSchedule, q_sample
 from ddpm_lab.streams import seed_of
 from ddpm_lab.unet import mixed_precision
+
+Precision = Callable[[torch.device], contextlib.AbstractContextManager]  # the U-Net's forward pass's precision, by device
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -195,10 +198,13 @@ def noise_prediction_errors(
     # STUB: raise NotImplementedError("Task 6: x_t of eq. (27) for a random t and the loss of eq. (38), image by image")
 
 
-def training_step(state: TrainState, schedule: NoiseSchedule, x0: torch.Tensor, config: TrainConfig) -> torch.Tensor:
+def training_step(
+    state: TrainState, schedule: NoiseSchedule, x0: torch.Tensor, config: TrainConfig, precision: Precision = mixed_precision
+) -> torch.Tensor:
     """One optimizer step on the batch ``x0``; returns its loss (a 0-d tensor on the model's device).
 
-    1. Eq. (38)'s terms, image by image (:func:`noise_prediction_errors`), the U-Net run in bf16 on a GPU.
+    1. Eq. (38)'s terms, image by image (:func:`noise_prediction_errors`), the U-Net run under ``precision(device)``:
+       bf16 on a GPU, fp32 on a CPU by default (:func:`~ddpm_lab.unet.mixed_precision`).
     2. The batch loss: their mean, weighted by :func:`loss_weights` where the config departs from the lab.
     3. On a CPU, stop at once on a NaN or infinite loss, before the weights take it in. On a GPU that check
        would make the host wait for the device every step: :func:`train` checks each epoch's loss instead,
@@ -206,7 +212,7 @@ def training_step(state: TrainState, schedule: NoiseSchedule, x0: torch.Tensor, 
     4. Gradient step with the warm-up learning rate and clipped gradients; then the EMA of the weights.
     """
     device = x0.device
-    with mixed_precision(device):  # 1
+    with precision(device):  # 1
         errors, t = noise_prediction_errors(state.model, schedule, x0, state.generator)
     weights = loss_weights(schedule, t.cpu(), config, state.model.config.prediction)  # 2
     loss = errors.mean() if weights is None else (weights.to(device) * errors).mean()
@@ -233,9 +239,11 @@ def train(
     device: str | torch.device = "cpu",
     checkpoint: Path | None = None,
     on_epoch: Callable[[int, float], None] | None = None,
+    precision: Precision = mixed_precision,
 ) -> TrainState:
     """Train ``model`` in place for ``config.epochs`` epochs, resuming from ``checkpoint`` when it matches;
-    ``on_epoch(epoch, loss)`` after each epoch.
+    ``on_epoch(epoch, loss)`` after each epoch; the U-Net's forward pass under ``precision(device)``
+    (:func:`training_step`).
 
     Writes ``checkpoint`` atomically every ``config.checkpoint_every`` epochs and at the end. A NaN or
     infinite loss raises :class:`TrainingDiverged` at once, before anything of the broken state is saved.
@@ -256,7 +264,7 @@ def train(
         total = torch.zeros((), device=device)
         for i in range(math.ceil(n / config.batch_size)):
             idx = order[i * config.batch_size : (i + 1) * config.batch_size]
-            total += training_step(state, schedule, data[idx.to(device)], config) * len(idx)
+            total += training_step(state, schedule, data[idx.to(device)], config, precision) * len(idx)
         state.history.append((total / n).item())  # the host waits for the device here, once an epoch
         if not math.isfinite(state.history[-1]):
             raise TrainingDiverged(f"loss became {state.history[-1]} in epoch {epoch + 1}; last good checkpoint kept")

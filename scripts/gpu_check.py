@@ -4,7 +4,9 @@
    over a few epochs on 3000 images; 5000 samples × 500 steps of the lab's sampler in one batch, eager and
    with ``torch.compile(mode="reduce-overhead")`` (CUDA graphs); Inception images/s on the device.
 2. ``repro``: a full ``dvc repro`` at the lab's settings (the sampler's and Inception's batches raised) in a fresh
-   copy of the project (no DVC cache, the MNIST files linked in), its wall time and each stage's own seconds.
+   copy of the project (no DVC cache, the MNIST files linked in), its wall time and each stage's own seconds; then
+   the grader's regeneration checks on its reports, run on the CPU as an instructor runs them: whether the
+   samples drawn on the GPU are drawn again from the weights within the rubric's tolerance.
 
 On the GPU machine (the project's packages that its image lacks carried as wheels; docs/benchmark.md), with the
 project importable from its root (``scripts/setup.sh`` installs it; without that, ``PYTHONPATH=.``):
@@ -63,6 +65,7 @@ TINY_PARAMS = {  # params.yaml of the tiny repro: every stage runs, each in seco
     "digit_classifier.n_train": 200,
     "digit_classifier.epochs": 1,
 }
+REGENERATION_CHECKS = ("grid_regenerates", "samples_regenerate")  # the rubric's checks that draw samples again
 # what a fresh clone lacks: git's and DVC's own folders are made anew, the data and the cache are not there
 COPY_IGNORED = shutil.ignore_patterns(".git", ".dvc", ".venv", "data", "__pycache__", ".whl", ".pytest_cache", ".gl")
 
@@ -151,7 +154,32 @@ def repro(work: Path, mnist_dir: Path, overrides: dict) -> dict:
     result = {"returncode": proc.returncode, "wall_s": wall, "stages_run": ran, "stage_seconds": stages}
     if proc.returncode:
         result["error"] = (proc.stdout + proc.stderr)[-2000:]
+    else:
+        result["regenerated_on_cpu"] = regenerated_on_cpu(work / "reports", mnist_dir, params["seed"])
     return result
+
+
+def regenerated_on_cpu(reports: Path, mnist_dir: Path, seed: int) -> dict:
+    """The grader's checks that draw a run's samples again from its weights, run as an instructor runs them: on
+    the CPU (CUDA hidden), in fp32. Each check's status and what it said: whether samples this device drew are
+    drawn again there within the rubric's tolerance."""
+    out = reports.parent / "grading"
+    command = [sys.executable, "-m", "grader", str(reports), "--no-fid", "--seed", str(seed), "--mnist-dir", str(mnist_dir)]
+    proc = subprocess.run(
+        [*command, "--out", str(out), "--quiet"],
+        cwd=ROOT,
+        env={**os.environ, "CUDA_VISIBLE_DEVICES": ""},
+        capture_output=True,
+        text=True,
+    )
+    if not (out / "results.json").exists():
+        return {"returncode": proc.returncode, "error": (proc.stdout + proc.stderr)[-2000:]}
+    tests = json.loads((out / "results.json").read_text())["tests"]
+    return {
+        test["name"].rsplit(": ", 1)[-1]: {"status": test.get("status", "not run"), "output": test["output"][:600]}
+        for test in tests
+        if test["name"].endswith(REGENERATION_CHECKS)
+    }
 
 
 def against_goals(results: dict) -> dict:

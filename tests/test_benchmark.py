@@ -165,6 +165,9 @@ def test_gpu_check_runs_end_to_end_on_a_cpu_at_tiny_sizes(tmp_path):
     assert result["repro"]["returncode"] == 0
     assert set(stages) - set(ran) == {"gaussian_demo", "gndm_fit"}  # committed outputs, nothing of theirs changed
     assert set(result["repro"]["stage_seconds"]) == set(ran) and all(s >= 0 for s in result["repro"]["stage_seconds"].values())
+    regenerated = result["repro"]["regenerated_on_cpu"]  # drawn on this CPU, drawn again by the grader: within tolerance
+    assert set(regenerated) == {"grid_regenerates", "samples_regenerate"}, regenerated
+    assert all(check["status"] == "passed" for check in regenerated.values()), regenerated
     goals = result["goals"]
     assert goals["dvc_repro"]["measured_s"] == result["repro"]["wall_s"]
     assert goals["train_200_epochs"]["met"] == (goals["train_200_epochs"]["measured_s"] <= 15)

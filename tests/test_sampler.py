@@ -2,7 +2,7 @@ import pytest
 import torch
 
 from ddpm_lab.errors import ConfigError
-from ddpm_lab.sampler import Trajectory, backward_step, respaced, sample, step, step_noise, variant_step
+from ddpm_lab.sampler import Trajectory, backward_step, full_precision, respaced, sample, step, step_noise, variant_step
 from ddpm_lab.schedule import NoiseSchedule
 from tests import lab
 
@@ -219,3 +219,25 @@ def test_each_sample_has_its_own_noise_stream_so_any_can_be_drawn_again_alone():
     assert not torch.allclose(other_stream[0], every[0])
     with pytest.raises(ValueError, match="2 indices for 3 samples"):
         sample(model, s, 3, (1, 3, 3), config, seed=7, mean_image=mean, indices=[0, 1])
+
+
+def test_sampling_runs_in_full_precision_on_a_gpu_and_leaves_the_settings_as_they_were():
+    before = torch.backends.cudnn.allow_tf32, torch.backends.cudnn.benchmark
+    with full_precision(torch.device("cuda")):  # the flags alone: no GPU needed to set them
+        assert not torch.backends.cudnn.allow_tf32 and not torch.is_autocast_enabled("cuda")
+        assert torch.backends.cudnn.benchmark == before[1]
+    assert (torch.backends.cudnn.allow_tf32, torch.backends.cudnn.benchmark) == before
+    with full_precision(torch.device("cpu")):
+        assert torch.backends.cudnn.allow_tf32 == before[0]
+
+
+def test_the_sampler_calls_the_unet_without_gradients_and_outside_autocast():
+    s = NoiseSchedule.linear(0.9999, 0.98, 20)
+    calls = []
+
+    def model(x, t):
+        calls.append((torch.is_grad_enabled(), torch.is_autocast_enabled("cpu")))
+        return torch.zeros_like(x)
+
+    sample(model, s, 2, (1, 2, 2), lab.sampler(steps=5, batch_size=2), seed=0)
+    assert calls == [(False, False)] * 5

@@ -20,7 +20,7 @@ from ddpm_lab.training import (
     train,
     training_step,
 )
-from ddpm_lab.unet import UNet
+from ddpm_lab.unet import UNet, mixed_precision
 from tests import lab
 
 TINY = lab.unet(image_size=8, base_channels=8, channel_mults=(1, 2), attention=True)
@@ -200,3 +200,27 @@ def test_a_training_step_moves_the_weights_and_the_ema_a_non_finite_loss_moves_n
     with pytest.raises(TrainingDiverged, match="epoch 1, step 2"):
         training_step(state, schedule(), broken, config)
     assert all(torch.equal(snapshot[k], v) for k, v in state.model.state_dict().items()) and state.step == 1
+
+
+def test_the_forward_pass_runs_under_the_precision_asked_for_and_fp32_on_a_cpu_by_default():
+    config = lab.train(batch_size=8, warmup_steps=1, epochs=1)
+    seen = []
+
+    def watched(precision):
+        def forward_precision(device):
+            seen.append(device.type)
+            return precision(device)
+
+        return forward_precision
+
+    runs = {}
+    for name, precision in {
+        "default": mixed_precision,
+        "bf16": lambda device: torch.autocast(device.type, dtype=torch.bfloat16),
+    }.items():
+        torch.manual_seed(0)
+        runs[name] = train(UNet(TINY, schedule()), schedule(), tiny_data(16), config, precision=watched(precision)).history
+    assert seen == ["cpu"] * 4  # once per step: two steps an epoch, two trainings
+    torch.manual_seed(0)
+    assert train(UNet(TINY, schedule()), schedule(), tiny_data(16), config).history == runs["default"]  # fp32 on a CPU
+    assert runs["bf16"] != runs["default"]  # the same draws, rounded otherwise
