@@ -1,6 +1,6 @@
-"""How far a full training's FID moves with its seed alone, and how far sampling in a lower precision moves the
-samples: what a speed lever that changes the numerics must stay within (docs/benchmark.md, "The spread a lever
-must hold").
+"""How far a full training's FID moves with its initial weights alone, and how far sampling in a lower precision moves the
+samples: what a speed lever that changes the numerics must stay within (docs/benchmark.md, "What a lever that
+changes the numbers must hold").
 
     python scripts/training_spread.py --training-seed 1 --n 2000 5000 --bf16-samples 100 --tf32-samples 100
 
@@ -8,10 +8,11 @@ must hold").
    pixel by pixel, as the grader's regeneration check does (rubric: task7.samples_regenerate): ``--bf16-samples``
    under bf16 autocast (``ddpm_lab.speed``; emulated where the CPU has no native bf16: the same roundings, several
    times slower), ``--tf32-samples`` with TF32 convolutions as a GPU computes fp32 ones by default (emulated).
-2. Trains the U-Net of params.yaml on the pipeline's subset with the training stream of run seed
-   ``--training-seed`` (the train stage's own stream; params.yaml's seed made the committed model), resumable from
-   its checkpoint in ``--work``; with ``--bf16-training``, its forward passes under bf16 autocast (params.yaml's
-   seed allowed: the committed model's own draws, rounded otherwise). On a CPU with native bf16:
+2. Trains the U-Net of params.yaml on the pipeline's subset from the initial weights of run seed
+   ``--training-seed`` (drawn as the train stage draws them from its seed; params.yaml's seed made the committed
+   model's), with the committed run's batches, t and ε (``train.seed``'s generator), resumable from its checkpoint
+   in ``--work``: the spread of the start alone. With ``--bf16-training``, its forward passes under bf16 autocast
+   (params.yaml's seed allowed: the committed model's own draws, rounded otherwise). On a CPU with native bf16:
 
        python scripts/training_spread.py --training-seed 0 --bf16-training --bf16-samples 0 --tf32-samples 0
 3. Samples that model and the committed one with the fid stage's sampler, noise and mean image, ``max(--n)``
@@ -100,11 +101,12 @@ def table(rows: dict[str, dict], made_by: dict[str, str]) -> str:
 
 
 def train_with_seed(cfg, images: torch.Tensor, run_seed: int, checkpoint: Path, bf16: bool) -> tuple[UNet, dict]:
-    """The train stage's training, with the training stream of ``run_seed``; with ``bf16``, the U-Net's forward
-    pass under bf16 autocast (emulated, and several times slower, where the CPU has no native bf16)."""
+    """The train stage's training from the initial weights of ``run_seed``, its batches, t and ε those of
+    ``cfg.train.seed`` (``train``'s generator); with ``bf16``, the U-Net's forward pass under bf16 autocast
+    (emulated, and several times slower, where the CPU has no native bf16)."""
     torch.manual_seed(seed_of(run_seed, "training"))
     model = UNet(cfg.model, cfg.schedule)
-    bar = Bar(f"training with run seed {run_seed}", unit="epoch")
+    bar = Bar(f"training from the initial weights of run seed {run_seed}", unit="epoch")
     start = time.perf_counter()
     state = train(
         model,
@@ -179,9 +181,9 @@ def precision_regeneration(cfg, model: UNet, images: torch.Tensor, k: int, toler
     config = dataclasses.replace(cfg.sampler, batch_size=min(cfg.sampler.batch_size, k))
     native = speed.native_bf16()
     drawn, seconds = {}, {}
-    for name in ("fp32", precision):
+    for name in ("fp32", precision):  # bf16 taken here even where it is only emulated: its roundings are the question
         levers = speed.Levers(bf16=name == "bf16")
-        prepared = speed.prepare(model, levers, torch.device("cpu"), flags=None if native else frozenset(speed.NATIVE_BF16_FLAGS))
+        prepared = speed.prepare(model, levers, torch.device("cpu"), flags=frozenset(speed.NATIVE_BF16_FLAGS))
         start = time.perf_counter()
         with torch.no_grad(), tf32_convolutions(model) if name == "tf32" else contextlib.nullcontext():
             drawn[name] = to_uint8(
@@ -209,9 +211,7 @@ def precision_regeneration(cfg, model: UNet, images: torch.Tensor, k: int, toler
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument(
-        "--training-seed", type=int, default=1, help="run seed of the second training (params.yaml's seed made the committed one)"
-    )
+    parser.add_argument("--training-seed", type=int, default=1, help="run seed of the second training's initial weights")
     parser.add_argument("--n", type=int, nargs="+", default=[2000, 5000], help="FID sample counts (the first n of one draw)")
     parser.add_argument("--bf16-samples", type=int, default=64, help="committed model's samples drawn again under bf16 (0: none)")
     parser.add_argument("--tf32-samples", type=int, default=64, help="and with TF32 convolutions, emulated (0: none)")
@@ -246,12 +246,15 @@ def main() -> int:
         None if overrides or args.train_images else load_trained(paths["model"], cfg.model, cfg.schedule, ema=cfg.sampler.use_ema)
     )
     trained_name = variant.replace("seed", "seed_")
-    LABELS[trained_name] = f"trained again with run seed {args.training_seed}" + (", bf16 autocast" if args.bf16_training else "")
-    for precision, k in (("bf16", args.bf16_samples), ("tf32", args.tf32_samples)):
-        if k and f"{precision}_sampling" not in run.rows:
-            tolerance = load_rubric()["tasks"]["task7"]["checks"]["samples_regenerate"]["max_pixel_difference"]
-            torch.manual_seed(seed_of(cfg.train.seed, "training"))  # under --set: an untrained U-Net of those sizes
-            model = committed if committed is not None else UNet(cfg.model, cfg.schedule).eval()
+    bf16_note = ", bf16 autocast" if args.bf16_training else ""
+    LABELS[trained_name] = f"trained again from the initial weights of run seed {args.training_seed}{bf16_note}"
+    asked = (("bf16", args.bf16_samples), ("tf32", args.tf32_samples))
+    precisions = [(p, k) for p, k in asked if k and f"{p}_sampling" not in run.rows]
+    if precisions:
+        tolerance = load_rubric()["tasks"]["task7"]["checks"]["samples_regenerate"]["max_pixel_difference"]
+        torch.manual_seed(seed_of(cfg.train.seed, "training"))  # under --set: an untrained U-Net of those sizes
+        model = committed if committed is not None else UNet(cfg.model, cfg.schedule).eval()
+        for precision, k in precisions:
             run.record(f"{precision}_sampling", precision_regeneration(cfg, model, images, k, tolerance, precision))
     if not args.skip_training and trained_name not in run.rows:
         if args.bf16_training and not speed.native_bf16():

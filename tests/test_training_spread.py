@@ -56,7 +56,7 @@ def test_the_spread_script_trains_again_measures_fid_and_bf16_and_keeps_its_rows
     assert rows["tf32_sampling"]["k"] == 3 and rows["tf32_sampling"]["max_pixel_difference"] >= 0
     assert record["settings"]["native_bf16"] == speed.native_bf16()
     assert set(record["made_by"]) == set(rows)
-    assert "| trained again with run seed 1 |" in (tmp_path / "out/table.md").read_text()
+    assert "| trained again from the initial weights of run seed 1 |" in (tmp_path / "out/table.md").read_text()
 
     again = run(root, tmp_path)  # the same command: nothing measured twice
     assert again.returncode == 0, again.stderr[-2000:]
