@@ -11,7 +11,8 @@ changes the numbers must hold").
 2. Trains the U-Net of params.yaml on the pipeline's subset from the initial weights of run seed
    ``--training-seed`` (drawn as the train stage draws them from its seed; params.yaml's seed made the committed
    model's), with the committed run's batches, t and ε (``train.seed``'s generator), resumable from its checkpoint
-   in ``--work``: the spread of the start alone. With ``--bf16-training``, its forward passes under bf16 autocast
+   in ``--work``: the spread of the start alone. With ``--whole-run``, the batches, t and ε of that run seed too
+   (``train.seed`` set to it): the spread of a whole training. With ``--bf16-training``, its forward passes under bf16 autocast
    (params.yaml's seed allowed: the committed model's own draws, rounded otherwise). On a CPU with native bf16:
 
        python scripts/training_spread.py --training-seed 0 --bf16-training --bf16-samples 0 --tf32-samples 0
@@ -34,6 +35,7 @@ import json
 import sys
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import torch
@@ -106,7 +108,7 @@ def train_with_seed(cfg, images: torch.Tensor, run_seed: int, checkpoint: Path, 
     (emulated, and several times slower, where the CPU has no native bf16)."""
     torch.manual_seed(seed_of(run_seed, "training"))
     model = UNet(cfg.model, cfg.schedule)
-    bar = Bar(f"training from the initial weights of run seed {run_seed}", unit="epoch")
+    bar = Bar(f"training: initial weights of run seed {run_seed}, draws of seed {cfg.train.seed}", unit="epoch")
     start = time.perf_counter()
     state = train(
         model,
@@ -215,6 +217,9 @@ def main() -> int:
     parser.add_argument("--n", type=int, nargs="+", default=[2000, 5000], help="FID sample counts (the first n of one draw)")
     parser.add_argument("--bf16-samples", type=int, default=64, help="committed model's samples drawn again under bf16 (0: none)")
     parser.add_argument("--tf32-samples", type=int, default=64, help="and with TF32 convolutions, emulated (0: none)")
+    parser.add_argument(
+        "--whole-run", action="store_true", help="the batches, t and ε of --training-seed too, not params.yaml's seed's"
+    )
     parser.add_argument("--bf16-training", action="store_true", help="train under bf16 autocast (params.yaml's seed allowed)")
     parser.add_argument("--skip-training", action="store_true", help="only the committed model's rows")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="a params.yaml setting changed (tests)")
@@ -228,12 +233,17 @@ def main() -> int:
     cfg = configs_with(ROOT / "params.yaml", overrides, BUILDERS)
     if cfg.train.seed == args.training_seed and not args.bf16_training:
         parser.error(f"--training-seed {args.training_seed} is params.yaml's seed, the committed model's own")
+    if args.whole_run and args.bf16_training:
+        parser.error("--whole-run measures fp32's spread; --bf16-training keeps the committed model's draws to pair with it")
+    committed_cfg = cfg
+    if args.whole_run:
+        cfg = SimpleNamespace(**{**vars(cfg), "train": dataclasses.replace(cfg.train, seed=args.training_seed)})
     paths = pipeline_paths(ROOT)
     images = torch.from_numpy(np.load(args.train_images or paths["train_images"])["images"])
     reference = fid.load_statistics(paths["reference_stats"])
     extractor = inception.FeatureExtractor(device="cpu", batch_size=cfg.fid.batch_size, runtime=cfg.fid.runtime)
     args.work.mkdir(parents=True, exist_ok=True)
-    variant = f"seed{args.training_seed}" + ("_bf16" if args.bf16_training else "")
+    variant = f"seed{args.training_seed}" + ("_bf16" if args.bf16_training else "") + ("_whole_run" if args.whole_run else "")
     checkpoint = args.work / f"resume_{variant}.pt"
     run = Run(
         args.out,
@@ -242,17 +252,20 @@ def main() -> int:
     )
     if (overrides or args.train_images) and args.skip_training:
         parser.error("--skip-training measures the committed model only, which --set or --train-images would not match")
-    committed = (
-        None if overrides or args.train_images else load_trained(paths["model"], cfg.model, cfg.schedule, ema=cfg.sampler.use_ema)
-    )
     trained_name = variant.replace("seed", "seed_")
     bf16_note = ", bf16 autocast" if args.bf16_training else ""
-    LABELS[trained_name] = f"trained again from the initial weights of run seed {args.training_seed}{bf16_note}"
+    LABELS[trained_name] = (
+        f"trained again with run seed {args.training_seed}: its initial weights, batches, t and ε"
+        if args.whole_run
+        else f"trained again from the initial weights of run seed {args.training_seed}{bf16_note}"
+    )
     asked = (("bf16", args.bf16_samples), ("tf32", args.tf32_samples))
     precisions = [(p, k) for p, k in asked if k and f"{p}_sampling" not in run.rows]
+    needs_committed = not (overrides or args.train_images) and (precisions or "committed" not in run.rows)
+    committed = load_trained(paths["model"], cfg.model, cfg.schedule, ema=cfg.sampler.use_ema) if needs_committed else None
     if precisions:
         tolerance = load_rubric()["tasks"]["task7"]["checks"]["samples_regenerate"]["max_pixel_difference"]
-        torch.manual_seed(seed_of(cfg.train.seed, "training"))  # under --set: an untrained U-Net of those sizes
+        torch.manual_seed(seed_of(committed_cfg.train.seed, "training"))  # under --set: an untrained U-Net of those sizes
         model = committed if committed is not None else UNet(cfg.model, cfg.schedule).eval()
         for precision, k in precisions:
             run.record(f"{precision}_sampling", precision_regeneration(cfg, model, images, k, tolerance, precision))

@@ -71,10 +71,24 @@ def test_the_spread_script_trains_again_measures_fid_and_bf16_and_keeps_its_rows
     if not speed.native_bf16():
         assert "no native bf16; emulated" in bf16.stdout
 
+    whole = run(root, tmp_path, "--whole-run", "--bf16-samples", "0", "--tf32-samples", "0")
+    assert whole.returncode == 0, whole.stderr[-2000:]
+    rows = json.loads((tmp_path / "out/rows.json").read_text())["rows"]
+    assert list(rows)[-1] == "seed_1_whole_run" and rows["seed_1_whole_run"]["fid_n10"] > 0
+    assert rows["seed_1_whole_run"]["last_tenth_loss"] != rows["seed_1"]["last_tenth_loss"]
+    # the same initial weights; the batches, t and ε of the run seed's generator: seed 1's, not params.yaml's 0
+    draws = {
+        v: torch.load(tmp_path / f"work/resume_{v}.pt", weights_only=True)["identity"]["settings"]["seed"]
+        for v in ("seed1", "seed1_whole_run")
+    }
+    assert draws == {"seed1": 0, "seed1_whole_run": 1}
+
 
 def test_the_spread_script_refuses_the_committed_models_own_seed(root, tmp_path):
     proc = run(root, tmp_path, "--training-seed", "0")
     assert proc.returncode == 2 and "params.yaml's seed" in proc.stderr
+    proc = run(root, tmp_path, "--whole-run", "--bf16-training")
+    assert proc.returncode == 2 and "--whole-run measures fp32's spread" in proc.stderr
 
 
 def test_tf32_rounding_keeps_ten_mantissa_bits_and_the_convolutions_weights_come_back(root, monkeypatch):
