@@ -35,7 +35,6 @@ import json
 import sys
 import time
 from pathlib import Path
-from types import SimpleNamespace
 
 import numpy as np
 import torch
@@ -102,21 +101,23 @@ def table(rows: dict[str, dict], made_by: dict[str, str]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def train_with_seed(cfg, images: torch.Tensor, run_seed: int, checkpoint: Path, bf16: bool) -> tuple[UNet, dict]:
+def train_with_seed(cfg, images: torch.Tensor, run_seed: int, draws_seed: int, checkpoint: Path, bf16: bool) -> tuple[UNet, dict]:
     """The train stage's training from the initial weights of ``run_seed``, its batches, t and ε those of
-    ``cfg.train.seed`` (``train``'s generator); with ``bf16``, the U-Net's forward pass under bf16 autocast
-    (emulated, and several times slower, where the CPU has no native bf16)."""
+    ``draws_seed`` (the seed of ``train``'s generator: ``cfg.train.seed`` for the start's spread alone); with
+    ``bf16``, the U-Net's forward pass under bf16 autocast (emulated, and several times slower, where the CPU has no
+    native bf16)."""
     torch.manual_seed(seed_of(run_seed, "training"))
     model = UNet(cfg.model, cfg.schedule)
-    bar = Bar(f"training: initial weights of run seed {run_seed}, draws of seed {cfg.train.seed}", unit="epoch")
+    config = dataclasses.replace(cfg.train, seed=draws_seed)  # the seed of train's generator: batches, t and ε
+    bar = Bar(f"training: initial weights of run seed {run_seed}, draws of seed {draws_seed}", unit="epoch")
     start = time.perf_counter()
     state = train(
         model,
         cfg.schedule,
         images,
-        cfg.train,
+        config,
         checkpoint=checkpoint,
-        on_epoch=lambda e, loss: bar(e, cfg.train.epochs, loss=f"{loss:.4f}"),
+        on_epoch=lambda e, loss: bar(e, config.epochs, loss=f"{loss:.4f}"),
         precision=lambda device: speed.autocast(device, True) if bf16 else mixed_precision(device),
     )
     seconds = time.perf_counter() - start
@@ -235,9 +236,6 @@ def main() -> int:
         parser.error(f"--training-seed {args.training_seed} is params.yaml's seed, the committed model's own")
     if args.whole_run and args.bf16_training:
         parser.error("--whole-run measures fp32's spread; --bf16-training keeps the committed model's draws to pair with it")
-    committed_cfg = cfg
-    if args.whole_run:
-        cfg = SimpleNamespace(**{**vars(cfg), "train": dataclasses.replace(cfg.train, seed=args.training_seed)})
     paths = pipeline_paths(ROOT)
     images = torch.from_numpy(np.load(args.train_images or paths["train_images"])["images"])
     reference = fid.load_statistics(paths["reference_stats"])
@@ -265,14 +263,15 @@ def main() -> int:
     committed = load_trained(paths["model"], cfg.model, cfg.schedule, ema=cfg.sampler.use_ema) if needs_committed else None
     if precisions:
         tolerance = load_rubric()["tasks"]["task7"]["checks"]["samples_regenerate"]["max_pixel_difference"]
-        torch.manual_seed(seed_of(committed_cfg.train.seed, "training"))  # under --set: an untrained U-Net of those sizes
+        torch.manual_seed(seed_of(cfg.train.seed, "training"))  # under --set: an untrained U-Net of those sizes
         model = committed if committed is not None else UNet(cfg.model, cfg.schedule).eval()
         for precision, k in precisions:
             run.record(f"{precision}_sampling", precision_regeneration(cfg, model, images, k, tolerance, precision))
     if not args.skip_training and trained_name not in run.rows:
         if args.bf16_training and not speed.native_bf16():
             print("bf16 training: this CPU has no native bf16; emulated, several times slower than fp32", flush=True)
-        trained, facts = train_with_seed(cfg, images, args.training_seed, checkpoint, args.bf16_training)
+        draws_seed = args.training_seed if args.whole_run else cfg.train.seed
+        trained, facts = train_with_seed(cfg, images, args.training_seed, draws_seed, checkpoint, args.bf16_training)
         row, _ = fid_row(cfg, trained, images, args.n, reference, extractor)
         run.record(trained_name, {**row, **facts})
     if committed is not None and "committed" not in run.rows:
