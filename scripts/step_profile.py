@@ -135,8 +135,8 @@ def main() -> None:
         f"  all {len(rows)}: forward {forward:.1f} ms, {gflop / forward * 1e3:.1f} GFLOP/s | backward {backward:.1f} ms, "
         f"{2 * gflop / backward * 1e3:.1f} GFLOP/s"
     )
-    step = (forward + backward) / shares["convolution"]
     if args.out:
+        step = (forward + backward) / shares["convolution"]  # the step's time, its convolutions timed alone
         io.write_json(
             args.out,
             {
